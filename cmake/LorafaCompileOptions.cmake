@@ -1,0 +1,11 @@
+# Warnings and sanitizers for the project's own targets (not for imported ones).
+add_library(lorafa_options INTERFACE)
+add_library(lorafa::options ALIAS lorafa_options)
+target_compile_options(lorafa_options INTERFACE -Wall -Wextra)
+if(LORAFA_WERROR)
+  target_compile_options(lorafa_options INTERFACE -Werror)
+endif()
+if(LORAFA_SANITIZE)
+  target_compile_options(lorafa_options INTERFACE -fsanitize=${LORAFA_SANITIZE} -fno-omit-frame-pointer)
+  target_link_options(lorafa_options INTERFACE -fsanitize=${LORAFA_SANITIZE})
+endif()

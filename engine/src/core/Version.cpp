@@ -1,0 +1,7 @@
+#include "lorafa/Version.h"
+
+namespace lorafa {
+
+const char* versionString() { return LORAFA_VERSION; }
+
+} // namespace lorafa
