@@ -27,7 +27,7 @@ at::Tensor LoraFaFunction::forward(torch::autograd::AutogradContext* ctx, const 
     z = at::mm(x, loraA.t());
   }
   // Base and adapter summed in place into one [..., out] result (a fresh tensor, not a view).
-  at::Tensor y = at::linear(input, weight, bias);
+  at::Tensor y = at::linear(input, weight, bias.numel() == 0 ? at::Tensor() : bias);
   y.view({-1, weight.size(0)}).addmm_(z, loraB.t(), /*beta=*/1, /*alpha=*/scaling);
 
   ctx->save_for_backward({z, weight, loraA, loraB});

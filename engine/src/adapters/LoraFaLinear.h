@@ -25,6 +25,7 @@ public:
 private:
   torch::Tensor m_weight;
   torch::Tensor m_bias;
+  torch::Tensor m_noBias; // an empty stand-in for LoraFaFunction when there is no bias
   LowRankAdapter m_adapter;
 };
 
