@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The README's two Quick start commands:
+#   bash packaging/quickstart.sh run    install dependencies, build, start the studio
+#   bash packaging/quickstart.sh test   install dependencies, build, run the whole test suite
+# Environment: BUILD_DIR (default build), JOBS (default: all cores), LORAFA_BUILD_GUI (ON|OFF).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir=${BUILD_DIR:-$root/build}
+jobs=${JOBS:-$(nproc)}
+gui=${LORAFA_BUILD_GUI:-ON}
+
+usage() {
+  echo "usage: bash packaging/quickstart.sh run|test" >&2
+  exit 2
+}
+
+build() {
+  bash "$root/packaging/install-deps.sh"
+  local generator=()
+  command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
+  if [ ! -f "$build_dir/CMakeCache.txt" ]; then
+    cmake -S "$root" -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLORAFA_BUILD_GUI="$gui"
+  else
+    cmake "$build_dir" -DLORAFA_BUILD_GUI="$gui" >/dev/null
+  fi
+  cmake --build "$build_dir" --parallel "$jobs"
+}
+
+[ $# -eq 1 ] || usage
+case "$1" in
+  run)
+    build
+    if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ] && [ -z "${QT_QPA_PLATFORM:-}" ]; then
+      echo "quickstart: no display found (DISPLAY/WAYLAND_DISPLAY unset); starting under Xvfb" >&2
+      exec xvfb-run -a "$build_dir/bin/lorafa-studio"
+    fi
+    exec "$build_dir/bin/lorafa-studio"
+    ;;
+  test)
+    build
+    cd "$build_dir"
+    exec ctest --output-on-failure --parallel "$jobs" --timeout 900
+    ;;
+  *)
+    usage
+    ;;
+esac
