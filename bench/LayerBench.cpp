@@ -7,7 +7,6 @@
 
 #include "adapters/LinearLayerFactory.h"
 
-#include <ATen/Parallel.h>
 #include <ATen/ops/gelu.h>
 #include <torch/cuda.h>
 #include <torch/optim/adamw.h>
@@ -140,7 +139,7 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", o.warmup, "unmeasured steps first (they create optimizer state)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--device", o.device, "cpu or cuda[:N]");
-  app.add_option("--threads", o.threads, "CPU threads for LibTorch (0: leave as is)")->check(CLI::NonNegativeNumber);
+  app.add_option("--threads", o.threads, "CPU threads for LibTorch (0: every hardware thread)")->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -149,7 +148,7 @@ int main(int argc, char** argv) {
       std::cerr << "lorafa-bench-layer: --device " << o.device << " asked for, but no CUDA device is usable\n";
       return 2;
     }
-    if (o.threads > 0) at::set_num_threads(o.threads);
+    configureComputeThreads(o.threads);
     CpuMemoryTracker::instance().install();
     auto monitor = createMemoryMonitor(device.is_cuda() ? device.index() < 0 ? 0 : device.index() : -1);
 

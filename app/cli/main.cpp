@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
+    lorafa::configureComputeThreads();
     if (info->parsed()) {
       std::cout << lorafa::formatEngineInfo(lorafa::queryEngineInfo());
     }

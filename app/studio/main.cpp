@@ -13,7 +13,8 @@ int main(int argc, char** argv) {
   QApplication::setApplicationDisplayName("LoRA-FA Studio");
   QApplication::setOrganizationName("lorafa-studio");
   QApplication::setApplicationVersion(lorafa::versionString());
-  lorafa::CpuMemoryTracker::instance().install(); // live memory needs it before any tensor exists
+  lorafa::CpuMemoryTracker::instance().install();
+  lorafa::configureComputeThreads(); // live memory needs it before any tensor exists
 
   lorafa::ui::MainWindow window(lorafa::queryEngineInfo());
   window.show();

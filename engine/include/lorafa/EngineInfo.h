@@ -28,6 +28,10 @@ struct EngineInfo {
 /// Queries LibTorch (and NVML when present). Never throws for a missing GPU or driver.
 EngineInfo queryEngineInfo();
 
+/// Sets LibTorch's intra-op CPU threads: `threads` > 0 as given, 0 for every hardware thread
+/// (some OpenMP runtimes start with one). Returns the number now in use.
+int configureComputeThreads(int threads = 0);
+
 /// Human-readable, multi-line summary for the CLI and the studio's main window.
 std::string formatEngineInfo(const EngineInfo& info);
 

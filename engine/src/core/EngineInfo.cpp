@@ -9,7 +9,9 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <sstream>
+#include <thread>
 
 namespace lorafa {
 
@@ -33,6 +35,14 @@ EngineInfo queryEngineInfo() {
   info.cpuThreads = at::get_num_threads();
   info.defaultDevice = info.cudaAvailable ? "cuda:0" : "cpu";
   return info;
+}
+
+int configureComputeThreads(int threads) {
+  if (threads <= 0) {
+    threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  at::set_num_threads(threads);
+  return at::get_num_threads();
 }
 
 std::string formatEngineInfo(const EngineInfo& info) {

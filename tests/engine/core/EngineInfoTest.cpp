@@ -38,3 +38,11 @@ TEST(EngineInfo, FormatNamesVersionLibTorchAndDevice) {
   EXPECT_NE(text.find("Device: cuda:0 (2 CUDA devices)"), std::string::npos) << text;
   EXPECT_NE(text.find("GPU 0: Test GPU, 2.00 GiB"), std::string::npos) << text;
 }
+
+TEST(EngineInfo, ConfigureComputeThreadsUsesWhatItIsGiven) {
+  EXPECT_EQ(configureComputeThreads(1), 1);
+  EXPECT_EQ(queryEngineInfo().cpuThreads, 1);
+  const int all = configureComputeThreads(0);
+  EXPECT_GE(all, 1);
+  EXPECT_EQ(queryEngineInfo().cpuThreads, all);
+}
