@@ -5,6 +5,7 @@
 #include "lorafa/EngineInfo.h"
 #include "lorafa/MemoryMonitor.h"
 
+#include "BenchReport.h"
 #include "adapters/LinearLayerFactory.h"
 
 #include <ATen/ops/gelu.h>
@@ -13,7 +14,6 @@
 
 #include <CLI/CLI.hpp>
 
-#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -35,13 +35,6 @@ struct Options {
   int warmup = 1;
   std::string device = "cpu";
   int threads = 0;
-};
-
-struct Result {
-  TrainMethod method;
-  std::int64_t residentBytes = 0; // weights, optimizer state and input before the step
-  std::int64_t peakBytes = 0;     // highest point during the measured steps
-  double tokensPerSecond = 0.0;
 };
 
 class Stack {
@@ -77,23 +70,8 @@ private:
   std::vector<at::Tensor> m_trainable;
 };
 
-void synchronize(const c10::Device& device) {
-  if (device.is_cuda()) torch::cuda::synchronize();
-}
-
-std::int64_t currentBytes(MemoryMonitor& monitor, const c10::Device& device) {
-  const MemorySample s = monitor.sample();
-  return device.is_cuda() ? s.cudaAllocatedBytes : s.cpuCurrentBytes;
-}
-
-std::int64_t peakBytes(MemoryMonitor& monitor, const c10::Device& device) {
-  const MemorySample s = monitor.sample();
-  return device.is_cuda() ? s.cudaPeakAllocatedBytes : s.cpuPeakBytes;
-}
-
-Result runMethod(const Options& o, TrainMethod method, const c10::Device& device, MemoryMonitor& monitor) {
-  Result result;
-  result.method = method;
+bench::MethodResult runMethod(const Options& o, TrainMethod method, const c10::Device& device,
+                              MemoryMonitor& monitor) {
   Stack stack(o, method, device);
   std::unique_ptr<torch::optim::AdamW> optimizer;
   if (!stack.trainable().empty()) {
@@ -109,20 +87,8 @@ Result runMethod(const Options& o, TrainMethod method, const c10::Device& device
     for (at::Tensor& p : stack.trainable()) p.mutable_grad().reset(); // set_to_none
     if (x.grad().defined()) x.mutable_grad().reset();
   };
-  for (int i = 0; i < o.warmup; ++i) step(); // creates the optimizer state
-  synchronize(device);
-  result.residentBytes = currentBytes(monitor, device);
-  monitor.resetPeaks();
-  const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < o.steps; ++i) step();
-  synchronize(device);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  result.peakBytes = peakBytes(monitor, device);
-  result.tokensPerSecond = static_cast<double>(o.tokens) * o.steps / seconds;
-  return result;
+  return bench::measureSteps(method, step, o.warmup, o.steps, o.tokens, monitor, device);
 }
-
-double mib(std::int64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
 
 } // namespace
 
@@ -160,33 +126,11 @@ int main(int argc, char** argv) {
     std::printf("memory: %s\n\n", device.is_cuda() ? "CUDA caching allocator, allocated bytes"
                                                     : "tracking CPU allocator, all LibTorch CPU tensors");
 
-    std::vector<Result> results;
-    for (TrainMethod method : {TrainMethod::Full, TrainMethod::Lora, TrainMethod::LoraFa, TrainMethod::Frozen}) {
+    std::vector<bench::MethodResult> results;
+    for (TrainMethod method : bench::allMethods()) {
       results.push_back(runMethod(o, method, device, *monitor));
-      std::fflush(stdout);
     }
-    std::printf("%-8s %14s %14s %16s %12s\n", "method", "resident MiB", "peak MiB", "peak-resident MiB", "tokens/s");
-    for (const Result& r : results) {
-      std::printf("%-8s %14.1f %14.1f %16.1f %12.1f\n", toString(r.method), mib(r.residentBytes), mib(r.peakBytes),
-                  mib(r.peakBytes - r.residentBytes), r.tokensPerSecond);
-    }
-    auto find = [&](TrainMethod m) -> const Result& {
-      for (const Result& r : results)
-        if (r.method == m) return r;
-      throw std::logic_error("missing result");
-    };
-    const Result& full = find(TrainMethod::Full);
-    const Result& lora = find(TrainMethod::Lora);
-    const Result& loraFa = find(TrainMethod::LoraFa);
-    const Result& frozen = find(TrainMethod::Frozen);
-    std::printf("\n");
-    std::printf("LoRA/LoRA-FA peak ratio: %.3f\n", static_cast<double>(lora.peakBytes) / loraFa.peakBytes);
-    std::printf("LoRA-FA/frozen peak ratio: %.3f\n", static_cast<double>(loraFa.peakBytes) / frozen.peakBytes);
-    std::printf("LoRA-FA/LoRA tokens/s ratio: %.3f\n", loraFa.tokensPerSecond / lora.tokensPerSecond);
-    std::printf("full/LoRA-FA peak ratio: %.3f\n", static_cast<double>(full.peakBytes) / loraFa.peakBytes);
-    std::printf("LoRA/LoRA-FA step (peak-resident) ratio: %.3f\n",
-                static_cast<double>(lora.peakBytes - lora.residentBytes) /
-                    static_cast<double>(loraFa.peakBytes - loraFa.residentBytes));
+    bench::printReport(results);
   } catch (const std::exception& error) {
     std::cerr << "lorafa-bench-layer: error: " << error.what() << "\n";
     return 1;

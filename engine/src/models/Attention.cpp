@@ -1,0 +1,70 @@
+#include "Attention.h"
+
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/full.h>
+#include <ATen/ops/matmul.h>
+#include <ATen/ops/ones.h>
+#include <ATen/ops/softmax.h>
+#include <ATen/ops/zeros.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+#include <torch/version.h>
+
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+#include <ATen/ops/scaled_dot_product_attention.h>
+#define LORAFA_HAVE_SDPA 1
+#endif
+
+#include <limits>
+
+namespace lorafa {
+namespace {
+
+double lowestFinite(c10::ScalarType dtype) {
+  switch (dtype) {
+  case c10::ScalarType::Half: return static_cast<double>(std::numeric_limits<c10::Half>::lowest());
+  case c10::ScalarType::BFloat16: return static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest());
+  case c10::ScalarType::Double: return std::numeric_limits<double>::lowest();
+  default: return static_cast<double>(std::numeric_limits<float>::lowest());
+  }
+}
+
+} // namespace
+
+at::Tensor additiveAttentionMask(const at::Tensor& keyPadding, std::int64_t queryLength, std::int64_t keyLength,
+                                 bool causal, c10::ScalarType dtype, const c10::Device& device) {
+  const auto boolOpts = at::TensorOptions().dtype(at::kBool).device(device);
+  at::Tensor allowed = at::ones({1, 1, queryLength, keyLength}, boolOpts);
+  if (causal) {
+    // Query i sits at absolute position (keyLength - queryLength) + i.
+    allowed = allowed.tril(keyLength - queryLength);
+  }
+  if (keyPadding.defined()) {
+    allowed = allowed.logical_and(keyPadding.to(device).to(at::kBool).view({keyPadding.size(0), 1, 1, keyLength}));
+  }
+  return at::zeros(allowed.sizes(), at::TensorOptions().dtype(dtype).device(device))
+      .masked_fill_(allowed.logical_not(), lowestFinite(dtype));
+}
+
+at::Tensor scaledDotProductAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                     const at::Tensor& mask, double scale) {
+  at::Tensor keys = k;
+  at::Tensor values = v;
+  const std::int64_t groups = q.size(1) / k.size(1);
+  if (groups > 1) {
+    keys = k.repeat_interleave(groups, 1);
+    values = v.repeat_interleave(groups, 1);
+  }
+#ifdef LORAFA_HAVE_SDPA
+  return at::scaled_dot_product_attention(q, keys, values, mask.defined() ? c10::optional<at::Tensor>(mask) : c10::nullopt,
+                                          0.0, false, scale);
+#else
+  at::Tensor scores = at::matmul(q, keys.transpose(-2, -1));
+  if (scale != 1.0) scores = scores * scale;
+  if (mask.defined()) scores = scores + mask;
+  const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
+  return at::matmul(probs, values);
+#endif
+}
+
+} // namespace lorafa

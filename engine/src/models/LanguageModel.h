@@ -1,0 +1,140 @@
+#pragma once
+
+#include "ModelConfig.h"
+#include "adapters/LinearLayer.h"
+
+#include <c10/core/TensorOptions.h>
+#include <torch/nn/module.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace lorafa {
+
+/// Where one linear layer of a model lives, so that adapter injection can swap it.
+struct LinearHandle {
+  std::string name;                      ///< full Hugging Face module path, e.g. model.layers.0.self_attn.q_proj
+  torch::nn::Module* parent = nullptr;   ///< the module that registers it
+  std::string childName;                 ///< its name inside the parent
+  std::shared_ptr<LinearLayer>* slot = nullptr; ///< the parent's member used in forward
+};
+
+/// Creates a model's linear layers (frozen, zero weights until loaded) and records their handles.
+class LinearRegistry {
+public:
+  explicit LinearRegistry(const c10::TensorOptions& options) : m_options(options) {}
+  void add(torch::nn::Module& parent, const std::string& prefix, const std::string& child, std::int64_t in,
+           std::int64_t out, bool bias, std::shared_ptr<LinearLayer>& slot);
+  const std::vector<LinearHandle>& handles() const { return m_handles; }
+  std::vector<LinearHandle>& handles() { return m_handles; }
+  const c10::TensorOptions& options() const { return m_options; }
+
+private:
+  c10::TensorOptions m_options;
+  std::vector<LinearHandle> m_handles;
+};
+
+/// Per-layer key/value tensors kept between generation steps ([B, Hkv, T, D] each).
+struct KvCache {
+  std::vector<at::Tensor> keys;
+  std::vector<at::Tensor> values;
+  std::int64_t length() const { return keys.empty() || !keys[0].defined() ? 0 : keys[0].size(2); }
+};
+
+/// One batch as the models take it. attentionMask: [B, T] with 1 for real tokens (undefined: all).
+struct ModelInputs {
+  at::Tensor inputIds;
+  at::Tensor inputEmbeds; ///< decoder-only models: [B, T, hidden] used instead of inputIds' embeddings
+  at::Tensor attentionMask;
+  at::Tensor decoderInputIds; ///< encoder-decoder models only
+  KvCache* cache = nullptr;   ///< decoder-only generation; appended to in place
+  at::Tensor encoderHidden;   ///< T5 generation: reuse the encoder output instead of recomputing it
+};
+
+/// A Hugging Face architecture as a module tree whose parameter names are exactly Hugging Face's.
+class LanguageModel : public torch::nn::Module {
+public:
+  LanguageModel(const ModelConfig& config, const c10::TensorOptions& options)
+      : m_config(config), m_registry(options) {}
+
+  const ModelConfig& config() const { return m_config; }
+  /// Logits: [B, T, vocab] for language models, [B, labels] for sequence classifiers.
+  virtual at::Tensor forward(const ModelInputs& inputs) = 0;
+  /// T5: the encoder's output for generation. Others: undefined.
+  virtual at::Tensor encode(const ModelInputs&) { return at::Tensor(); }
+
+  const std::vector<LinearHandle>& linears() const { return m_registry.handles(); }
+  /// Modules that `all-linear` leaves out: the output head(s).
+  virtual std::vector<std::string> outputHeadNames() const = 0;
+  /// Modules trained in full next to the adapters (a classifier's head); empty for LMs.
+  virtual std::vector<std::string> trainedHeadModules() const { return {}; }
+  /// Names under which a parameter may be stored in a checkpoint, preferred first.
+  virtual std::vector<std::string> checkpointNames(const std::string& parameterName) const {
+    return {parameterName};
+  }
+  /// Tensors a checkpoint may hold that the model does not load (buffers such as attn.bias).
+  virtual bool isIgnoredCheckpointTensor(const std::string&) const { return false; }
+  /// Parameters stored transposed in checkpoints (GPT-2's Conv1D keeps [in, out]).
+  virtual bool isStoredTransposed(const std::string&) const { return false; }
+  /// Replaces the linear at `handle` with `layer` (same weight), keeping parameter names.
+  void replaceLinear(const LinearHandle& handle, const std::shared_ptr<LinearLayer>& layer);
+
+protected:
+  LinearRegistry& registry() { return m_registry; }
+
+private:
+  ModelConfig m_config;
+  LinearRegistry m_registry;
+};
+
+/// A module holding one parameter "weight" [num, dim] used as a lookup table.
+class EmbeddingTable : public torch::nn::Module {
+public:
+  EmbeddingTable(std::int64_t count, std::int64_t dim, const c10::TensorOptions& options);
+  at::Tensor forward(const at::Tensor& ids) const;
+  at::Tensor weight;
+};
+
+/// Normalisation layers: RMS (Llama, T5) and LayerNorm (GPT-2, BERT).
+class RmsNorm : public torch::nn::Module {
+public:
+  RmsNorm(std::int64_t dim, double eps, const c10::TensorOptions& options);
+  /// Computed in float32, cast back, times weight (as Hugging Face does).
+  at::Tensor forward(const at::Tensor& x) const;
+  at::Tensor weight;
+
+private:
+  double m_eps;
+};
+
+class LayerNorm : public torch::nn::Module {
+public:
+  LayerNorm(std::int64_t dim, double eps, const c10::TensorOptions& options);
+  at::Tensor forward(const at::Tensor& x) const;
+  at::Tensor weight;
+  at::Tensor bias;
+
+private:
+  double m_eps;
+};
+
+/// A list of submodules registered as "0", "1", ... (Hugging Face's nn.ModuleList names).
+template <typename T> class IndexedModules : public torch::nn::Module {
+public:
+  void append(std::shared_ptr<T> module) {
+    register_module(std::to_string(m_items.size()), module);
+    m_items.push_back(std::move(module));
+  }
+  std::size_t size() const { return m_items.size(); }
+  T& operator[](std::size_t i) const { return *m_items[i]; }
+
+private:
+  std::vector<std::shared_ptr<T>> m_items;
+};
+
+/// silu, relu, gelu (erf), gelu_new / gelu_pytorch_tanh (tanh approximation).
+at::Tensor applyActivation(const std::string& name, const at::Tensor& x);
+void checkActivation(const std::string& name);
+
+} // namespace lorafa

@@ -1,0 +1,72 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lorafa {
+
+/// The model families the engine builds.
+enum class ModelFamily { Llama, Gpt2, Bert, Roberta, T5 };
+
+const char* toString(ModelFamily family);
+
+/// RoPE frequency scaling as Hugging Face configs give it (`rope_scaling` / `rope_parameters`).
+struct RopeScaling {
+  std::string type = "default"; ///< default, linear, dynamic, llama3
+  double factor = 1.0;
+  double lowFreqFactor = 1.0;
+  double highFreqFactor = 4.0;
+  std::int64_t originalMaxPositions = 8192;
+};
+
+/// Everything the module trees need from a Hugging Face `config.json`, with HF's defaults.
+/// Fields a family does not use keep their defaults.
+struct ModelConfig {
+  ModelFamily family = ModelFamily::Llama;
+  std::string modelType;    ///< config "model_type": llama, mistral, qwen2, gpt2, bert, roberta, t5
+  std::string architecture; ///< first of "architectures", or the family's default class
+
+  std::int64_t vocabSize = 0;
+  std::int64_t hiddenSize = 0;       ///< d_model / n_embd for T5 / GPT-2
+  std::int64_t intermediateSize = 0; ///< d_ff / n_inner (GPT-2 default 4·hidden)
+  std::int64_t numLayers = 0;        ///< encoder layers for T5
+  std::int64_t numDecoderLayers = 0; ///< T5 only
+  std::int64_t numHeads = 0;
+  std::int64_t numKvHeads = 0; ///< default numHeads
+  std::int64_t headDim = 0;    ///< default hidden/heads; T5's d_kv
+  std::int64_t maxPositions = 0;
+  std::string hiddenAct;
+  double normEps = 1e-6; ///< rms_norm_eps / layer_norm_eps / layer_norm_epsilon
+  double ropeTheta = 10000.0;
+  RopeScaling ropeScaling;
+  bool tieWordEmbeddings = false;
+  bool attentionBias = false; ///< q/k/v (and o for Llama) biases
+  bool qkvBiasOnly = false;   ///< Qwen2: biases on q/k/v but not o
+  bool mlpBias = false;
+
+  // Encoders
+  std::int64_t typeVocabSize = 2;
+  std::int64_t numLabels = 2;
+  std::vector<std::string> labels; ///< id2label in id order, when given
+
+  // T5
+  std::int64_t relativeBuckets = 32;
+  std::int64_t relativeMaxDistance = 128;
+  bool gatedFeedForward = false; ///< "gated-gelu" (v1.1) vs "relu" (v1.0)
+  std::string feedForwardAct = "relu";
+  std::int64_t decoderStartTokenId = 0;
+
+  std::optional<std::int64_t> bosTokenId;
+  std::optional<std::vector<std::int64_t>> eosTokenIds;
+  std::optional<std::int64_t> padTokenId;
+
+  /// Parses a config.json text. `source` names the file in errors (FormatError).
+  static ModelConfig fromJson(const std::string& jsonText, const std::string& source);
+  static ModelConfig fromFile(const std::string& path);
+  /// A config.json a Hugging Face loader accepts for this config.
+  std::string toJson() const;
+};
+
+} // namespace lorafa

@@ -1,0 +1,146 @@
+#include "ModelFactory.h"
+
+#include "BertModel.h"
+#include "Gpt2Model.h"
+#include "LlamaModel.h"
+#include "T5Model.h"
+#include "io/AtomicFile.h"
+#include "io/CheckpointReader.h"
+#include "io/SafetensorsWriter.h"
+#include "lorafa/FormatError.h"
+
+#include <ATen/Context.h>
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/randn.h>
+#include <c10/core/GradMode.h>
+
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+namespace lorafa {
+namespace {
+
+std::string shapeText(at::IntArrayRef sizes) {
+  std::ostringstream out;
+  out << '[';
+  for (std::size_t i = 0; i < sizes.size(); ++i) out << (i ? ", " : "") << sizes[i];
+  out << ']';
+  return out.str();
+}
+
+bool isAdapterParameter(const std::string& name) {
+  return name.find("lora_A") != std::string::npos || name.find("lora_B") != std::string::npos;
+}
+
+bool isNormWeight(const std::string& name) {
+  for (const char* key : {"norm.", "layernorm.", "LayerNorm.", "ln_", "layer_norm."}) {
+    if (name.find(key) != std::string::npos) return true;
+  }
+  return false;
+}
+
+} // namespace
+
+std::shared_ptr<LanguageModel> createModel(const ModelConfig& config, const c10::TensorOptions& options) {
+  switch (config.family) {
+  case ModelFamily::Llama: return std::make_shared<LlamaModel>(config, options);
+  case ModelFamily::Gpt2: return std::make_shared<Gpt2Model>(config, options);
+  case ModelFamily::Bert:
+  case ModelFamily::Roberta: return std::make_shared<BertModel>(config, options);
+  case ModelFamily::T5: return std::make_shared<T5Model>(config, options);
+  }
+  throw std::invalid_argument(std::string("model family ") + toString(config.family) + " is not built yet");
+}
+
+LoadReport loadWeights(LanguageModel& model, const std::string& directory) {
+  const CheckpointReader reader = CheckpointReader::openDirectory(directory);
+  std::set<std::string> used;
+  std::vector<std::string> missing;
+  c10::NoGradGuard noGrad;
+  for (const auto& item : model.named_parameters()) {
+    const std::string& name = item.key();
+    if (isAdapterParameter(name)) continue;
+    std::string stored;
+    for (const std::string& candidate : model.checkpointNames(name)) {
+      if (reader.contains(candidate)) {
+        stored = candidate;
+        break;
+      }
+    }
+    if (stored.empty()) {
+      missing.push_back(name);
+      continue;
+    }
+    at::Tensor target = item.value();
+    const bool transposed = model.isStoredTransposed(name);
+    std::vector<std::int64_t> expected = target.sizes().vec();
+    if (transposed) std::swap(expected[0], expected[1]);
+    const std::vector<std::int64_t> found = reader.shape(stored);
+    if (found != expected) {
+      throw FormatError(directory, "tensor \"" + stored + "\" has shape " + shapeText(found) +
+                                       " in the checkpoint, but config.json gives " + shapeText(expected) +
+                                       (transposed ? " (stored as Conv1D [in, out])" : ""));
+    }
+    at::Tensor value = reader.load(stored);
+    if (transposed) value = value.t();
+    target.copy_(value);
+    used.insert(stored);
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (std::size_t i = 0; i < missing.size() && i < 8; ++i) list += (i ? ", " : "") + missing[i];
+    if (missing.size() > 8) list += ", ... (" + std::to_string(missing.size()) + " in all)";
+    throw FormatError(directory, "the checkpoint lacks tensors the config needs: " + list);
+  }
+  LoadReport report;
+  for (const std::string& name : reader.names()) {
+    if (used.count(name) == 0 && !model.isIgnoredCheckpointTensor(name)) report.unusedTensors.push_back(name);
+  }
+  return report;
+}
+
+std::shared_ptr<LanguageModel> loadModel(const std::string& directory, const c10::TensorOptions& options,
+                                         LoadReport* report) {
+  const std::string configPath = (std::filesystem::path(directory) / "config.json").string();
+  auto model = createModel(ModelConfig::fromFile(configPath), options);
+  LoadReport loaded = loadWeights(*model, directory);
+  if (report != nullptr) *report = std::move(loaded);
+  return model;
+}
+
+void saveModelCheckpoint(LanguageModel& model, const std::string& directory) {
+  std::filesystem::create_directories(directory);
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& item : model.named_parameters()) {
+    if (isAdapterParameter(item.key())) continue;
+    at::Tensor value = item.value().detach();
+    if (model.isStoredTransposed(item.key())) value = value.t().contiguous();
+    tensors.emplace_back(item.key(), value);
+  }
+  writeSafetensors((std::filesystem::path(directory) / "model.safetensors").string(), tensors, {{"format", "pt"}});
+  const std::string json = model.config().toJson() + "\n";
+  writeFileAtomically((std::filesystem::path(directory) / "config.json").string(),
+                      [&](std::FILE* file) {
+                        if (std::fwrite(json.data(), 1, json.size(), file) != json.size()) {
+                          throw std::runtime_error("short write");
+                        }
+                      });
+}
+
+void initializeRandom(LanguageModel& model, std::uint64_t seed) {
+  c10::NoGradGuard noGrad;
+  at::manual_seed(seed);
+  for (const auto& item : model.named_parameters()) {
+    if (isAdapterParameter(item.key())) continue;
+    at::Tensor p = item.value();
+    const at::Tensor noise = at::randn(p.sizes(), p.options().requires_grad(false));
+    if (p.dim() == 1 && isNormWeight(item.key())) {
+      p.copy_(noise * 0.1 + 1.0);
+    } else {
+      p.copy_(noise * 0.02);
+    }
+  }
+}
+
+} // namespace lorafa
