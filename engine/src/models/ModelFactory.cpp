@@ -53,11 +53,21 @@ std::shared_ptr<LanguageModel> createModel(const ModelConfig& config, const c10:
   throw std::invalid_argument(std::string("model family ") + toString(config.family) + " is not built yet");
 }
 
-LoadReport loadWeights(LanguageModel& model, const std::string& directory) {
-  const CheckpointReader reader = CheckpointReader::openDirectory(directory);
+namespace {
+
+struct ResolvedTensor {
+  at::Tensor parameter;
+  std::string stored; ///< the name in the checkpoint
+  bool transposed = false;
+};
+
+// Matches every model parameter with its checkpoint tensor and checks the shapes, without
+// reading any tensor data. Throws FormatError for a missing tensor or a shape mismatch.
+std::vector<ResolvedTensor> resolveCheckpoint(const LanguageModel& model, const CheckpointReader& reader,
+                                              LoadReport& report) {
+  std::vector<ResolvedTensor> resolved;
   std::set<std::string> used;
   std::vector<std::string> missing;
-  c10::NoGradGuard noGrad;
   for (const auto& item : model.named_parameters()) {
     const std::string& name = item.key();
     if (isAdapterParameter(name)) continue;
@@ -72,31 +82,50 @@ LoadReport loadWeights(LanguageModel& model, const std::string& directory) {
       missing.push_back(name);
       continue;
     }
-    at::Tensor target = item.value();
     const bool transposed = model.isStoredTransposed(name);
-    std::vector<std::int64_t> expected = target.sizes().vec();
+    std::vector<std::int64_t> expected = item.value().sizes().vec();
     if (transposed) std::swap(expected[0], expected[1]);
     const std::vector<std::int64_t> found = reader.shape(stored);
     if (found != expected) {
-      throw FormatError(directory, "tensor \"" + stored + "\" has shape " + shapeText(found) +
-                                       " in the checkpoint, but config.json gives " + shapeText(expected) +
-                                       (transposed ? " (stored as Conv1D [in, out])" : ""));
+      throw FormatError(reader.directory(), "tensor \"" + stored + "\" has shape " + shapeText(found) +
+                                                " in the checkpoint, but config.json gives " + shapeText(expected) +
+                                                (transposed ? " (stored as Conv1D [in, out])" : ""));
     }
-    at::Tensor value = reader.load(stored);
-    if (transposed) value = value.t();
-    target.copy_(value);
+    resolved.push_back({item.value(), stored, transposed});
     used.insert(stored);
   }
   if (!missing.empty()) {
     std::string list;
     for (std::size_t i = 0; i < missing.size() && i < 8; ++i) list += (i ? ", " : "") + missing[i];
     if (missing.size() > 8) list += ", ... (" + std::to_string(missing.size()) + " in all)";
-    throw FormatError(directory, "the checkpoint lacks tensors the config needs: " + list);
+    throw FormatError(reader.directory(), "the checkpoint lacks tensors the config needs: " + list);
   }
-  LoadReport report;
   for (const std::string& name : reader.names()) {
     if (used.count(name) == 0 && !model.isIgnoredCheckpointTensor(name)) report.unusedTensors.push_back(name);
   }
+  return resolved;
+}
+
+} // namespace
+
+LoadReport loadWeights(LanguageModel& model, const std::string& directory) {
+  const CheckpointReader reader = CheckpointReader::openDirectory(directory);
+  LoadReport report;
+  const std::vector<ResolvedTensor> resolved = resolveCheckpoint(model, reader, report);
+  c10::NoGradGuard noGrad;
+  for (const ResolvedTensor& r : resolved) {
+    at::Tensor value = reader.load(r.stored);
+    if (r.transposed) value = value.t();
+    at::Tensor target = r.parameter;
+    target.copy_(value);
+  }
+  return report;
+}
+
+LoadReport checkCheckpoint(const LanguageModel& model, const std::string& directory) {
+  const CheckpointReader reader = CheckpointReader::openDirectory(directory);
+  LoadReport report;
+  resolveCheckpoint(model, reader, report);
   return report;
 }
 

@@ -26,6 +26,10 @@ std::shared_ptr<LanguageModel> loadModel(const std::string& directory, const c10
 /// Copies the checkpoint's tensors into the model's parameters (same checks as loadModel).
 LoadReport loadWeights(LanguageModel& model, const std::string& directory);
 
+/// The same matching and shape checks as loadWeights, reading no tensor data (works on a model
+/// built on the meta device, so a 7B checkpoint is inspected without memory).
+LoadReport checkCheckpoint(const LanguageModel& model, const std::string& directory);
+
 /// Writes config.json and model.safetensors in Hugging Face layout (tied weights omitted, Conv1D
 /// weights transposed back), each file atomically. Adapter parameters are not written.
 void saveModelCheckpoint(LanguageModel& model, const std::string& directory);

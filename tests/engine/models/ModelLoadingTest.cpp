@@ -1,7 +1,10 @@
 // Checkpoints on disk: save, load, and the errors a user meets when files and config disagree.
 #include "io/SafetensorsFile.h"
 #include "io/SafetensorsWriter.h"
+#include "adapters/AdapterInjector.h"
+#include "lorafa/CpuMemoryTracker.h"
 #include "lorafa/FormatError.h"
+#include "lorafa/ModelInspector.h"
 #include "models/ModelFactory.h"
 
 #include "TensorAssertions.h"
@@ -154,5 +157,32 @@ TEST_F(ModelLoading, MissingConfigIsAClearError) {
     FAIL();
   } catch (const FormatError& error) {
     EXPECT_NE(std::string(error.what()).find("config.json"), std::string::npos) << error.what();
+  }
+}
+
+TEST_F(ModelLoading, InspectChecksShapesWithoutReadingWeights) {
+  auto model = test::tinyModel("llama", 6);
+  saveModelCheckpoint(*model, dir());
+  CpuMemoryTracker::instance().install();
+  const std::int64_t before = CpuMemoryTracker::instance().currentBytes();
+  CpuMemoryTracker::instance().resetPeak();
+  const ModelInspection inspection = inspectModelDirectory(dir());
+  // The model's weights are 80 KB; inspecting must not allocate them (meta device).
+  EXPECT_LT(CpuMemoryTracker::instance().peakBytes() - before, 8 * 1024);
+  EXPECT_EQ(inspection.summary.architecture, "LlamaForCausalLM");
+  EXPECT_EQ(inspection.summary.totalParameters, summarizeModel(*model).totalParameters);
+  EXPECT_EQ(inspection.summary.linears.size(), 15u);
+
+  rewriteWeights([](auto& tensors) {
+    for (auto& [name, t] : tensors) {
+      if (name == "model.embed_tokens.weight") t = torch::zeros({60, 32});
+    }
+  });
+  try {
+    inspectModelDirectory(dir());
+    FAIL() << "inspection accepted a checkpoint that disagrees with its config";
+  } catch (const FormatError& error) {
+    EXPECT_NE(std::string(error.what()).find("\"model.embed_tokens.weight\" has shape [60, 32]"), std::string::npos)
+        << error.what();
   }
 }
