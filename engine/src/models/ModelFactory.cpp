@@ -13,6 +13,7 @@
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/randn.h>
 #include <c10/core/GradMode.h>
+#include <torch/version.h>
 
 #include <filesystem>
 #include <set>
@@ -43,6 +44,12 @@ bool isNormWeight(const std::string& name) {
 } // namespace
 
 std::shared_ptr<LanguageModel> createModel(const ModelConfig& config, const c10::TensorOptions& options) {
+#if TORCH_VERSION_MAJOR < 2
+  if (options.dtype() == at::kHalf && options.device().is_cpu()) {
+    throw std::invalid_argument("float16 on the CPU is not supported by LibTorch " TORCH_VERSION
+                                "; use bfloat16 or float32 on the CPU, or float16 on a CUDA device");
+  }
+#endif
   switch (config.family) {
   case ModelFamily::Llama: return std::make_shared<LlamaModel>(config, options);
   case ModelFamily::Gpt2: return std::make_shared<Gpt2Model>(config, options);

@@ -10,6 +10,8 @@
 #include "TensorAssertions.h"
 #include "TinyModels.h"
 
+#include <torch/version.h>
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -185,4 +187,17 @@ TEST_F(ModelLoading, InspectChecksShapesWithoutReadingWeights) {
     EXPECT_NE(std::string(error.what()).find("\"model.embed_tokens.weight\" has shape [60, 32]"), std::string::npos)
         << error.what();
   }
+}
+
+TEST_F(ModelLoading, Float16OnTheCpuIsAClearErrorWhereLibTorchLacksIt) {
+#if TORCH_VERSION_MAJOR < 2
+  try {
+    createModel(test::tinyConfig("llama"), torch::dtype(torch::kHalf));
+    FAIL() << "float16 on the CPU accepted";
+  } catch (const std::invalid_argument& error) {
+    EXPECT_NE(std::string(error.what()).find("use bfloat16 or float32"), std::string::npos) << error.what();
+  }
+#else
+  GTEST_SKIP() << "LibTorch 2 runs float16 on the CPU";
+#endif
 }
