@@ -60,7 +60,12 @@ std::vector<std::string> prepareForTraining(LanguageModel& model, const TargetSp
   const bool usesAdapters = adapter.method == TrainMethod::LoraFa || adapter.method == TrainMethod::Lora;
   std::vector<std::string> adapted;
   if (usesAdapters) {
-    adapted = matchTargets(targets, describeLinears(model)); // throws when nothing matches
+    // Task heads train in full (modules_to_save), so they are never adapter targets.
+    std::vector<LinearModuleInfo> candidates;
+    for (const LinearModuleInfo& l : describeLinears(model)) {
+      if (!underAnyModule(l.name, model.trainedHeadModules())) candidates.push_back(l);
+    }
+    adapted = matchTargets(targets, candidates); // throws when nothing matches
   }
   for (auto& p : model.parameters()) p.set_requires_grad(adapter.method == TrainMethod::Full);
   if (!usesAdapters) return {};

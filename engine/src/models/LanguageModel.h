@@ -67,7 +67,9 @@ public:
   const std::vector<LinearHandle>& linears() const { return m_registry.handles(); }
   /// Modules that `all-linear` leaves out: the output head(s).
   virtual std::vector<std::string> outputHeadNames() const = 0;
-  /// Modules trained in full next to the adapters (a classifier's head); empty for LMs.
+  /// Modules trained in full next to the adapters (a classifier's head); empty for LMs. They
+  /// never get adapters themselves, and a checkpoint without them (a base encoder such as
+  /// bert-base) gets them freshly initialised, as Hugging Face does for a new task head.
   virtual std::vector<std::string> trainedHeadModules() const { return {}; }
   /// Names under which a parameter may be stored in a checkpoint, preferred first.
   virtual std::vector<std::string> checkpointNames(const std::string& parameterName) const {

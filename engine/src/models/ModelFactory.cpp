@@ -34,6 +34,13 @@ bool isAdapterParameter(const std::string& name) {
   return name.find("lora_A") != std::string::npos || name.find("lora_B") != std::string::npos;
 }
 
+bool isUnder(const std::string& name, const std::vector<std::string>& modules) {
+  for (const std::string& m : modules) {
+    if (name.size() > m.size() && name.compare(0, m.size(), m) == 0 && name[m.size()] == '.') return true;
+  }
+  return false;
+}
+
 bool isNormWeight(const std::string& name) {
   for (const char* key : {"norm.", "layernorm.", "LayerNorm.", "ln_", "layer_norm."}) {
     if (name.find(key) != std::string::npos) return true;
@@ -86,7 +93,11 @@ std::vector<ResolvedTensor> resolveCheckpoint(const LanguageModel& model, const 
       }
     }
     if (stored.empty()) {
-      missing.push_back(name);
+      if (isUnder(name, model.trainedHeadModules())) {
+        report.initializedTensors.push_back(name); // a new task head: initialised, not loaded
+      } else {
+        missing.push_back(name);
+      }
       continue;
     }
     const bool transposed = model.isStoredTransposed(name);
@@ -120,6 +131,15 @@ LoadReport loadWeights(LanguageModel& model, const std::string& directory) {
   LoadReport report;
   const std::vector<ResolvedTensor> resolved = resolveCheckpoint(model, reader, report);
   c10::NoGradGuard noGrad;
+  const auto parameters = model.named_parameters();
+  for (const std::string& name : report.initializedTensors) {
+    at::Tensor p = parameters[name];
+    if (p.dim() >= 2) {
+      p.normal_(0.0, 0.02); // Hugging Face's initializer_range default for new heads
+    } else {
+      p.zero_();
+    }
+  }
   for (const ResolvedTensor& r : resolved) {
     at::Tensor value = reader.load(r.stored);
     if (r.transposed) value = value.t();

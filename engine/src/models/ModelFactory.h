@@ -15,6 +15,7 @@ std::shared_ptr<LanguageModel> createModel(const ModelConfig& config, const c10:
 /// What loading found besides the weights it used.
 struct LoadReport {
   std::vector<std::string> unusedTensors; ///< in the checkpoint, not used by the model (reported, not fatal)
+  std::vector<std::string> initializedTensors; ///< task-head parameters the checkpoint lacked, freshly initialised
 };
 
 /// A Hugging Face checkpoint directory: config.json + model.safetensors (or a sharded index).

@@ -293,17 +293,41 @@ TEST_F(BertCheckpointVariants, LegacyNamesAndPretrainingHeadsLoadToTheSameLogits
   EXPECT_TRUE(allClose(model->forward(referenceInputs(*reference)), reference->load("logits"), 1e-4, 1e-4));
 }
 
-TEST_F(BertCheckpointVariants, ABaseCheckpointWithoutClassifierIsStillRejected) {
-  // A pretrained encoder has no task head; loading reports the missing classifier (it is not
-  // initialised silently).
+TEST_F(BertCheckpointVariants, ABaseCheckpointGetsAFreshClassifierAndSaysSo) {
+  // A pretrained encoder (bert-base) has no task head: the classifier is initialised as Hugging
+  // Face initialises a new head, and the report names it; everything else still loads.
   writeRenamed(
       [](const std::string& name) { return name.rfind("classifier.", 0) == 0 ? std::string() : name; });
+  LoadReport report;
+  auto model = loadModel(m_dir.string(), at::TensorOptions().dtype(at::kFloat), &report);
+  std::sort(report.initializedTensors.begin(), report.initializedTensors.end());
+  EXPECT_EQ(report.initializedTensors, (std::vector<std::string>{"classifier.bias", "classifier.weight"}));
+  const auto params = model->named_parameters();
+  EXPECT_EQ(params["classifier.bias"].abs().max().item<double>(), 0.0);
+  const double spread = params["classifier.weight"].std().item<double>();
+  EXPECT_GT(spread, 0.01);
+  EXPECT_LT(spread, 0.04); // N(0, 0.02²)
+  // An encoder tensor missing is still an error.
+  writeRenamed([](const std::string& name) {
+    return name == "bert.encoder.layer.1.output.dense.weight" ? std::string() : name;
+  });
   try {
     loadModel(m_dir.string(), at::TensorOptions().dtype(at::kFloat));
     FAIL() << "expected a FormatError";
   } catch (const FormatError& error) {
-    EXPECT_NE(std::string(error.what()).find("classifier.weight"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("bert.encoder.layer.1.output.dense.weight"), std::string::npos)
+        << error.what();
   }
+}
+
+TEST(BertT5Targets, HeadsAreNeverAdapterTargets) {
+  auto roberta = loadFixture("roberta_cls");
+  AdapterConfig config;
+  const auto adapted = prepareForTraining(*roberta, TargetSpec::parse("dense"), config);
+  for (const std::string& name : adapted) EXPECT_EQ(name.rfind("classifier", 0), std::string::npos) << name;
+  const auto params = roberta->named_parameters();
+  EXPECT_FALSE(params.contains("classifier.dense.lora_A"));
+  EXPECT_TRUE(params["classifier.dense.weight"].requires_grad()); // trained in full instead
 }
 
 TEST(BertT5Targets, AllLinearLeavesOutTheHeads) {
