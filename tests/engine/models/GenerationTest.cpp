@@ -62,3 +62,23 @@ TEST(Generation, TopKAndTopPRestrictTheChoices) {
   options.temperature = 0.0;
   EXPECT_EQ(sampleToken(logits, options, state), 1);
 }
+
+TEST(Generation, T5AnswersWithTheSameTokensCachedOrNot) {
+  for (const char* name : {"t5_v1_0", "t5_v1_1"}) {
+    SCOPED_TRACE(name);
+    auto model = loadModel(std::string(LORAFA_FIXTURES_DIR "/models/") + name, torch::dtype(torch::kFloat));
+    GenerationOptions options;
+    options.maxNewTokens = 8;
+    options.stopTokens = {-1};
+    const std::vector<std::int64_t> prompt = {4, 9, 13, 2, 30, 1};
+    const auto cached = generate(*model, prompt, options);
+    options.useCache = false;
+    EXPECT_EQ(cached.size(), 8u);
+    EXPECT_EQ(generate(*model, prompt, options), cached);
+  }
+}
+
+TEST(Generation, ClassifiersRefuseToGenerate) {
+  auto model = loadModel(LORAFA_FIXTURES_DIR "/models/bert_cls", torch::dtype(torch::kFloat));
+  EXPECT_THROW(generate(*model, {1, 2, 3}, GenerationOptions{}), std::invalid_argument);
+}
