@@ -330,6 +330,27 @@ TEST(BertT5Targets, HeadsAreNeverAdapterTargets) {
   EXPECT_TRUE(params["classifier.dense.weight"].requires_grad()); // trained in full instead
 }
 
+TEST(BertT5Targets, RegexAndNoMatchOnEveryFamily) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"bert_cls", "bert\\.encoder\\.layer\\.1\\.attention\\.self\\.(query|value)"},
+      {"roberta_cls", ".*layer\\.0\\.attention\\.self\\.key"},
+      {"t5_v1_0", "decoder\\.block\\.[0-9]+\\.layer\\.1\\.EncDecAttention\\.q"},
+      {"t5_v1_1", "encoder\\..*wi_0"}};
+  const std::vector<std::size_t> expected = {2, 1, 2, 2};
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(cases[i].first);
+    auto model = loadFixture(cases[i].first);
+    const auto matched = matchTargets(TargetSpec::parse(cases[i].second), describeLinears(*model));
+    EXPECT_EQ(matched.size(), expected[i]);
+    try {
+      matchTargets(TargetSpec::parse("q_proj,v_proj"), describeLinears(*model));
+      FAIL() << "Llama names matched " << cases[i].first;
+    } catch (const std::invalid_argument& error) {
+      EXPECT_NE(std::string(error.what()).find("available linear modules"), std::string::npos) << error.what();
+    }
+  }
+}
+
 TEST(BertT5Targets, AllLinearLeavesOutTheHeads) {
   auto bert = loadFixture("bert_cls");
   const auto bertAll = targetsOf(*bert, "all-linear");
