@@ -1,4 +1,5 @@
 // `lorafa`: the engine, headless.
+#include "TokenizeCommand.h"
 #include "lorafa/EngineInfo.h"
 #include "lorafa/ModelInspector.h"
 #include "lorafa/Version.h"
@@ -62,6 +63,12 @@ int main(int argc, char** argv) {
   std::string targets;
   inspect->add_option("model", modelDir, "directory with config.json and model.safetensors")->required();
   inspect->add_option("--targets", targets, "show which modules these adapter targets select (q_proj,v_proj | all-linear | regex)");
+  CLI::App* tokenize = app.add_subcommand("tokenize", "Text to token ids (JSON Lines {\"text\": ...} in, one line of ids out) or back with --decode");
+  lorafa::cli::TokenizeOptions tokenizeOptions;
+  tokenize->add_option("--tokenizer", tokenizeOptions.tokenizerPath, "tokenizer.json, or a directory with one")->required();
+  tokenize->add_option("--input", tokenizeOptions.inputPath, "JSON Lines file (default: standard input as one text; with --decode, lines of ids)");
+  tokenize->add_flag("--decode", tokenizeOptions.decode, "read lines of ids (or {\"ids\": [...]}) and print {\"text\": ...} lines");
+  tokenize->add_flag("--no-special", tokenizeOptions.noSpecial, "no BOS/CLS/SEP when encoding; skip special tokens when decoding");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -70,6 +77,8 @@ int main(int argc, char** argv) {
       std::cout << lorafa::formatEngineInfo(lorafa::queryEngineInfo());
     } else if (inspect->parsed()) {
       printInspection(lorafa::inspectModelDirectory(modelDir), targets);
+    } else if (tokenize->parsed()) {
+      lorafa::cli::runTokenize(tokenizeOptions, std::cin, std::cout);
     }
   } catch (const std::exception& error) {
     std::cerr << "lorafa: error: " << error.what() << "\n";
