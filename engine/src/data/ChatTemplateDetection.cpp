@@ -1,0 +1,142 @@
+#include "lorafa/ChatTemplate.h"
+
+#include "lorafa/Tokenizer.h"
+
+#include <stdexcept>
+
+namespace lorafa {
+namespace {
+
+bool contains(std::string_view text, std::string_view part) {
+  return text.find(part) != std::string_view::npos;
+}
+
+// Undoes the escapes a Jinja (Python-style) string literal may use.
+std::string unescapeLiteral(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\\' && i + 1 < text.size()) {
+      const char next = text[++i];
+      switch (next) {
+      case 'n': out += '\n'; break;
+      case 't': out += '\t'; break;
+      case 'r': out += '\r'; break;
+      default: out += next; break; // \\, \', \"
+      }
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+// The system prompt a ChatML template writes when there is none: a literal
+// "<|im_start|>system\n…<|im_end|>" whose text is not an expression.
+std::string findDefaultSystemPrompt(std::string_view source) {
+  const std::string_view head = "<|im_start|>system";
+  for (std::size_t at = source.find(head); at != std::string_view::npos; at = source.find(head, at + 1)) {
+    std::size_t begin = at + head.size();
+    if (source.substr(begin, 2) == "\\n") {
+      begin += 2;
+    } else if (source.substr(begin, 1) == "\n") {
+      begin += 1;
+    } else {
+      continue;
+    }
+    const std::size_t end = source.find("<|im_end|>", begin);
+    if (end == std::string_view::npos || end == begin) continue;
+    const std::string_view body = source.substr(begin, end - begin);
+    if (body.find_first_of("'\"{}+") != std::string_view::npos) continue; // an expression, not text
+    return unescapeLiteral(body);
+  }
+  return {};
+}
+
+} // namespace
+
+ChatTemplateDetection detectChatTemplate(std::string_view source) {
+  ChatTemplateDetection d;
+  if (source.empty()) {
+    d.note = "there is no chat_template";
+    return d;
+  }
+  if (contains(source, "<|im_start|>")) {
+    d.kind = contains(source, "<think>") ? ChatTemplateKind::Qwen3 : ChatTemplateKind::ChatML;
+    d.defaultSystemPrompt = findDefaultSystemPrompt(source);
+    if (contains(source, "tool_call") || contains(source, "tools")) {
+      d.note = "tool definitions and tool calls in the template are not written";
+    }
+    return d;
+  }
+  if (contains(source, "<|start_header_id|>")) {
+    d.kind = ChatTemplateKind::Llama3;
+    if (contains(source, "Cutting Knowledge Date")) {
+      d.note =
+          "this is a Llama 3.1+ template: its \"Cutting Knowledge Date\"/\"Today Date\" system header and "
+          "tool sections are not written (the Llama 3 form is)";
+    }
+    return d;
+  }
+  if (contains(source, "[INST]")) {
+    if (contains(source, "<<SYS>>")) {
+      d.note = "it is the Llama 2 chat format ([INST] with <<SYS>>), which the engine does not write";
+      return d;
+    }
+    if (contains(source, "[SYSTEM_PROMPT]")) {
+      d.note = "it is a Mistral V7 template ([SYSTEM_PROMPT]), which the engine does not write";
+      return d;
+    }
+    const std::size_t close = source.find("[/INST]");
+    const std::size_t open = source.find("[INST]");
+    if (close != std::string_view::npos && close > 0 && source[close - 1] == ' ') {
+      d.kind = ChatTemplateKind::MistralV1;
+      if (!contains(source, " [INST] ")) {
+        d.note = "the template's spacing differs from Mistral's documented V1 form, which the engine writes "
+                 "(<s> [INST] user [/INST] answer</s>)";
+      }
+    } else if (open + 6 < source.size() && source[open + 6] == ' ') {
+      d.kind = ChatTemplateKind::MistralV3;
+    } else {
+      d.kind = ChatTemplateKind::MistralTekken;
+    }
+    return d;
+  }
+  if (contains(source, "### Instruction:") && contains(source, "### Response:")) {
+    d.kind = ChatTemplateKind::Alpaca;
+    return d;
+  }
+  d.note = "none of its markers (<|im_start|>, <|start_header_id|>, [INST], ### Instruction:) were found";
+  return d;
+}
+
+ChatTemplateChoice resolveChatTemplate(const Tokenizer& tokenizer, std::optional<ChatTemplateKind> requested,
+                                       std::optional<ChatTemplateKind> fallback) {
+  const std::string source = tokenizer.chatTemplateSource();
+  const ChatTemplateDetection detected = detectChatTemplate(source);
+  ChatTemplateChoice choice;
+  if (requested) {
+    choice.kind = *requested;
+    if (detected.kind == requested) choice.defaultSystemPrompt = detected.defaultSystemPrompt;
+    return choice;
+  }
+  if (source.empty()) {
+    if (fallback) {
+      choice.kind = *fallback;
+      return choice;
+    }
+    throw std::invalid_argument("the tokenizer has no chat_template in tokenizer_config.json; choose a chat "
+                                "template: " +
+                                chatTemplateNames());
+  }
+  if (!detected.kind) {
+    throw std::invalid_argument("the tokenizer's chat_template is not one the engine can write (" +
+                                detected.note + "); choose a chat template: " + chatTemplateNames());
+  }
+  choice.kind = *detected.kind;
+  choice.defaultSystemPrompt = detected.defaultSystemPrompt;
+  choice.note = detected.note;
+  choice.fromTokenizer = true;
+  return choice;
+}
+
+} // namespace lorafa
