@@ -96,10 +96,13 @@ struct TokenizedDataset {
 ///
 /// Loss masking: each example is written as text by its template, the text is tokenized once as
 /// a whole (as it will be at inference), and the token where each response span begins and ends
-/// is found by tokenizing the text before the boundary and taking the tokens that agree with the
-/// whole; a token that straddles a boundary counts as response. Labels are kIgnoreIndex on every
-/// other token. The tokenizer's leading special tokens (BOS) are added unless the template
-/// writes them itself; its trailing ones (e.g. BERT's SEP) only for Classification and Seq2Seq.
+/// is found by tokenizing the text since the previous boundary and checking that its tokens are
+/// the whole's next ones (else the text before the boundary, from the start, is tokenized and the
+/// tokens that agree with the whole are taken); a token that straddles a boundary counts as
+/// response. Labels are kIgnoreIndex on every other token. Cost: about twice a plain
+/// tokenization (each prefix again for tokenizers that prepend "▁" to every piece). The tokenizer's leading
+/// special tokens (BOS) are added unless the template writes them itself; its trailing ones (e.g. BERT's SEP)
+/// only for Classification and Seq2Seq.
 ///
 /// Errors per example (e.g. a conversation a Mistral template cannot express) follow
 /// options.onError, with the dataset file and line.

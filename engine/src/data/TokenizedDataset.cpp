@@ -26,18 +26,44 @@ std::int64_t countTrainable(const std::vector<TokenId>& labels) {
       std::count_if(labels.begin(), labels.end(), [](TokenId id) { return id != kIgnoreIndex; }));
 }
 
-// The token index where byte `offset` of the text falls in the whole text's tokens `ids`
-// (which start with `lead` extra tokens). A token straddling the offset counts as response: it
-// is included after a span's start and before a span's end.
+// A place where the whole text's tokenization is known to split cleanly: the tokens before
+// `token` cover exactly the bytes before `offset`.
+struct CleanSplit {
+  std::size_t offset = 0;
+  std::size_t token = 0;
+};
+
+// The token index where byte `offset` of the text falls in the whole text's tokens `ids`. The
+// text from the last clean split up to `offset` is tokenized on its own: when its tokens are the
+// next tokens of `ids`, they cover exactly those bytes (a token id always stands for the same
+// bytes), so `offset` is a clean split too. Otherwise the text before `offset` is tokenized from
+// the start and compared with `ids`; a token straddling `offset` counts as response: it is
+// included after a span's start and before a span's end. Spans are visited in order, so a
+// conversation costs about two tokenizations of its text, not one per turn.
 std::size_t tokenBoundary(const Tokenizer& tokenizer, const std::string& text, std::size_t offset,
-                          const std::vector<TokenId>& ids, std::size_t lead, bool spanEnd) {
-  if (offset == 0) return lead;
+                          const std::vector<TokenId>& ids, std::size_t lead, bool spanEnd,
+                          CleanSplit& clean) {
+  if (offset <= clean.offset) return clean.token; // an empty span, or the start of the text
   if (offset >= text.size()) return ids.size();
-  const std::vector<TokenId> before = tokenizer.encode(std::string_view(text).substr(0, offset), false);
-  const std::size_t agree = commonPrefixLength(before, ids.data() + lead, ids.size() - lead);
-  std::size_t at = lead + agree;
-  if (agree < before.size() && spanEnd) ++at;
-  return std::min(at, ids.size());
+  const std::string_view view(text);
+  const std::vector<TokenId> piece =
+      tokenizer.encode(view.substr(clean.offset, offset - clean.offset), false);
+  std::size_t agree = commonPrefixLength(piece, ids.data() + clean.token, ids.size() - clean.token);
+  if (agree == piece.size()) {
+    clean = CleanSplit{offset, clean.token + agree};
+    return clean.token;
+  }
+  std::size_t base = clean.token;
+  if (clean.offset > 0) { // retry from the start of the text
+    const std::vector<TokenId> before = tokenizer.encode(view.substr(0, offset), false);
+    agree = commonPrefixLength(before, ids.data() + lead, ids.size() - lead);
+    base = lead;
+    if (agree == before.size()) {
+      clean = CleanSplit{offset, lead + agree};
+      return clean.token;
+    }
+  }
+  return std::min(base + agree + (spanEnd ? 1 : 0), ids.size());
 }
 
 MaskedTokens maskTokens(const Tokenizer& tokenizer, const RenderedChat& rendered,
@@ -51,13 +77,15 @@ MaskedTokens maskTokens(const Tokenizer& tokenizer, const RenderedChat& rendered
     return out;
   }
   out.labels.assign(out.inputIds.size(), kIgnoreIndex);
+  CleanSplit clean{0, lead.size()};
   for (const TextSpan& span : rendered.responseSpans) {
     const std::size_t begin =
-        tokenBoundary(tokenizer, rendered.text, span.begin, out.inputIds, lead.size(), false);
+        tokenBoundary(tokenizer, rendered.text, span.begin, out.inputIds, lead.size(), false, clean);
     const std::size_t end =
-        tokenBoundary(tokenizer, rendered.text, span.end, out.inputIds, lead.size(), true);
-    for (std::size_t i = begin; i < end; ++i)
+        tokenBoundary(tokenizer, rendered.text, span.end, out.inputIds, lead.size(), true, clean);
+    for (std::size_t i = begin; i < end; ++i) {
       out.labels[i] = out.inputIds[i];
+    }
   }
   return out;
 }

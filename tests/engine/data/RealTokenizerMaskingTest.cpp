@@ -204,3 +204,45 @@ TEST(RealTokenizerMasking, ChatJsonlFixtureWithQwen3PacksAndKeepsEveryAnswer) {
     EXPECT_EQ(resolveChatTemplate(*tokenizer, std::nullopt).kind, ChatTemplateKind::Qwen3);
   }
 }
+
+TEST(RealTokenizerMasking, LongConversationsMatchTokenizingEveryPrefix) {
+  // The boundaries are found incrementally (text between boundaries tokenized on its own, checked
+  // against the whole); here they are checked against the slow way, every prefix from the start.
+  for (const auto& [name, kind] :
+       {std::pair<const char*, ChatTemplateKind>{"qwen3", ChatTemplateKind::ChatML},
+        std::pair<const char*, ChatTemplateKind>{"mistral", ChatTemplateKind::MistralV1},
+        std::pair<const char*, ChatTemplateKind>{"gpt2", ChatTemplateKind::Plain}}) {
+    SCOPED_TRACE(name);
+    if (!fs::exists(tokenizerPath(name))) continue;
+    const std::shared_ptr<Tokenizer> tokenizer = loadTokenizer(name);
+    std::vector<ChatMessage> chat;
+    for (int turn = 0; turn < 8; ++turn) {
+      chat.push_back({ChatRole::User, "Question " + std::to_string(turn) + ": what is  " +
+                                          std::to_string(turn * 7) + " × 3?\n(answer briefly) 🙂"});
+      chat.push_back({ChatRole::Assistant, "  It is " + std::to_string(turn * 21) + ".\n\nDone. Ça va ?"});
+    }
+    ChatTemplateOptions options = tokenizerTemplateOptions(*tokenizer);
+    const RenderedChat r = renderChat(kind, chat, options);
+    const bool addBos = !templateOwnsSpecialTokens(kind);
+    const MaskedTokens m = tokenizeWithMask(*tokenizer, r, addBos);
+    const std::size_t lead =
+        addBos ? tokenizer->encode("a", true).size() - tokenizer->encode("a", false).size() : 0;
+    auto slowBoundary = [&](std::size_t offset, bool end) {
+      if (offset >= r.text.size()) return m.inputIds.size();
+      const std::vector<TokenId> before = tokenizer->encode(r.text.substr(0, offset), false);
+      std::size_t agree = 0;
+      while (agree < before.size() && lead + agree < m.inputIds.size() &&
+             before[agree] == m.inputIds[lead + agree]) {
+        ++agree;
+      }
+      return std::min(lead + agree + (agree < before.size() && end ? 1 : 0), m.inputIds.size());
+    };
+    std::vector<TokenId> expected(m.inputIds.size(), kIgnoreIndex);
+    for (const TextSpan& s : r.responseSpans) {
+      for (std::size_t i = slowBoundary(s.begin, false); i < slowBoundary(s.end, true); ++i)
+        expected[i] = m.inputIds[i];
+    }
+    EXPECT_EQ(m.labels, expected);
+    EXPECT_EQ(m.inputIds.size() - lead, tokenizer->encode(r.text, false).size());
+  }
+}
