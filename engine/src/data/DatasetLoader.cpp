@@ -130,10 +130,11 @@ private:
       ++m_out.recordsRead;
       piece.clear();
     };
-    while (!full() && file.readLine(line)) {
+    std::uint64_t lineStart = 0;
+    while (!full() && file.readLine(line, &lineStart)) {
       ++lineNumber;
       if (const auto bad = findInvalidUtf8(line)) {
-        m_errors.handle(DataError(m_path, lineNumber, bad->offset + 1, "invalid UTF-8: " + bad->reason));
+        m_errors.handle(DataError(m_path, lineNumber, bad->offset + 1, describeUtf8Problem(*bad, lineStart)));
         continue; // skipped: the line is left out
       }
       const bool blank = line.find_first_not_of(" \t\r\f\v") == std::string::npos;

@@ -13,7 +13,7 @@ bool DelimitedReader::next(TableRecord& record) {
 
   // Skip blank lines.
   do {
-    if (!m_file.readLine(m_line)) return false;
+    if (!m_file.readLine(m_line, &m_lineStart)) return false;
     ++m_lineNumber;
   } while (m_line.empty() || m_line == "\r");
   record.line = m_lineNumber;
@@ -23,7 +23,7 @@ bool DelimitedReader::next(TableRecord& record) {
   };
   auto checkUtf8 = [&]() {
     if (const auto bad = findInvalidUtf8(m_line))
-      fail(m_lineNumber, bad->offset + 1, "invalid UTF-8: " + bad->reason);
+      fail(m_lineNumber, bad->offset + 1, describeUtf8Problem(*bad, m_lineStart));
   };
   checkUtf8();
 
@@ -38,7 +38,7 @@ bool DelimitedReader::next(TableRecord& record) {
       if (state == State::Quoted) {
         // The quoted field goes on over the line break.
         field += '\n';
-        if (!m_file.readLine(m_line)) {
+        if (!m_file.readLine(m_line, &m_lineStart)) {
           throw DataError(path, quoteLine, quoteColumn,
                           "unterminated quoted field: the quote opened here is never closed (a stray '\"'? "
                           "quotes inside a quoted field are written \"\")");

@@ -35,6 +35,7 @@ private:
   char m_delimiter;
   std::string m_line;
   std::uint64_t m_lineNumber = 0;
+  std::uint64_t m_lineStart = 0; // byte offset of m_line in the file
 };
 
 } // namespace lorafa

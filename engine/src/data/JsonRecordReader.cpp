@@ -56,7 +56,7 @@ bool JsonRecordReader::next(JsonRecord& record) {
 }
 
 bool JsonRecordReader::fillLine() {
-  if (!m_file.readLine(m_line)) {
+  if (!m_file.readLine(m_line, &m_lineStart)) {
     m_haveLine = false;
     return false;
   }
@@ -67,12 +67,12 @@ bool JsonRecordReader::fillLine() {
 }
 
 void JsonRecordReader::parse(const std::string& text, std::uint64_t line, std::uint64_t column,
-                             JsonRecord& record) const {
+                             std::uint64_t firstByte, JsonRecord& record) const {
   const std::string& path = m_file.path();
   if (const auto bad = findInvalidUtf8(text)) {
     std::uint64_t l = line, c = column;
     advancePosition(text, bad->offset, l, c);
-    record.error.emplace(path, l, c, "invalid UTF-8: " + bad->reason);
+    record.error.emplace(path, l, c, describeUtf8Problem(*bad, firstByte));
     return;
   }
   // nlohmann's lexer would take a NUL byte for the end of the input.
@@ -109,7 +109,7 @@ bool JsonRecordReader::nextLine(JsonRecord& record) {
     if (first == m_line.size()) continue; // blank line
     record.line = m_lineNumber;
     record.column = first + 1;
-    parse(m_line, m_lineNumber, 1, record);
+    parse(m_line, m_lineNumber, 1, m_lineStart, record);
     return true;
   }
   return false;
@@ -160,6 +160,7 @@ bool JsonRecordReader::nextElement(JsonRecord& record) {
     gotElement = true;
     record.line = m_lineNumber;
     record.column = m_pos + 1;
+    const std::uint64_t firstByte = m_lineStart + m_pos;
     m_element.clear();
     int depth = 0;
     bool inString = false;
@@ -201,7 +202,7 @@ bool JsonRecordReader::nextElement(JsonRecord& record) {
                            std::string("expected a record before '") + terminator +
                                "' (a trailing or doubled comma is not JSON)");
     } else {
-      parse(m_element, record.line, record.column, record);
+      parse(m_element, record.line, record.column, firstByte, record);
     }
     if (terminator == ']') m_finished = true;
   }

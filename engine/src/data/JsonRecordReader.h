@@ -35,12 +35,14 @@ private:
   bool nextLine(JsonRecord& record);
   bool nextElement(JsonRecord& record);
   bool fillLine(); // the next physical line into m_line; false at the end
-  void parse(const std::string& text, std::uint64_t line, std::uint64_t column, JsonRecord& record) const;
+  void parse(const std::string& text, std::uint64_t line, std::uint64_t column, std::uint64_t firstByte,
+             JsonRecord& record) const;
 
   ChunkedFile& m_file;
   bool m_array = false;
   std::string m_line;
   std::uint64_t m_lineNumber = 0;
+  std::uint64_t m_lineStart = 0; // byte offset of m_line in the file
   // Array mode: position in m_line.
   std::size_t m_pos = 0;
   bool m_haveLine = false;

@@ -102,6 +102,11 @@ std::optional<Utf8Problem> findInvalidUtf8(std::string_view text) {
   return std::nullopt;
 }
 
+std::string describeUtf8Problem(const Utf8Problem& problem, std::uint64_t textStart) {
+  return "invalid UTF-8 at byte " + std::to_string(textStart + problem.offset) +
+         " of the file: " + problem.reason;
+}
+
 std::string_view stripPythonWhitespace(std::string_view text) {
   std::size_t begin = 0;
   while (begin < text.size()) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +16,10 @@ struct Utf8Problem {
 
 /// Checks RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
 std::optional<Utf8Problem> findInvalidUtf8(std::string_view text);
+
+/// "invalid UTF-8 at byte N of the file: <reason>", where the checked text starts at byte
+/// `textStart` of the file.
+std::string describeUtf8Problem(const Utf8Problem& problem, std::uint64_t textStart);
 
 /// Python's str.strip() with no argument (what Jinja's `trim` filter does): removes leading and
 /// trailing characters for which str.isspace() is true, ASCII and Unicode.

@@ -2,6 +2,7 @@
 // and the shipped samples under tests/fixtures/data are loaded as they are.
 #include "DataTestSupport.h"
 
+#include "data/TextUtil.h"
 #include "lorafa/DataError.h"
 #include "lorafa/Dataset.h"
 
@@ -173,8 +174,24 @@ TEST(DatasetLoader, InvalidUtf8IsReportedWithLineColumnAndReason) {
   const DataError e = loadError(path);
   EXPECT_EQ(e.line(), 2u);
   EXPECT_EQ(e.column(), 21u); // byte 0xE9 is the 21st byte of the line
-  EXPECT_TRUE(contains(e.what(), "invalid UTF-8: lead byte 0xE9 is not followed by a continuation byte"))
+  const std::string byte = std::to_string(kAlpacaLine.size() + 1 + 20);
+  EXPECT_TRUE(contains(e.what(), "invalid UTF-8 at byte " + byte +
+                                     " of the file: lead byte 0xE9 is not followed by a continuation byte"))
       << e.what();
+  // The same inside a JSON array element spread over lines, and in a CSV field.
+  const DataError inArray =
+      loadError(dir.write("a.json", "[\n  {\"instruction\": \"x\",\n   \"output\": \"\xC3\"}\n]"));
+  EXPECT_EQ(inArray.line(), 3u);
+  EXPECT_EQ(inArray.column(), 15u);
+  EXPECT_TRUE(
+      contains(inArray.what(), "invalid UTF-8 at byte 39 of the file: lead byte 0xC3 is not followed"))
+      << inArray.what();
+  const DataError inCsv = loadError(dir.write("c.csv", "text,label\n\"ok\nbad \xF8\",a\n"));
+  EXPECT_EQ(inCsv.line(), 3u);
+  EXPECT_EQ(inCsv.column(), 5u);
+  EXPECT_TRUE(
+      contains(inCsv.what(), "invalid UTF-8 at byte 19 of the file: byte 0xF8 cannot appear in UTF-8"))
+      << inCsv.what();
 }
 
 TEST(DatasetLoader, ByteOrderMarkAndCrLfAreAccepted) {
@@ -494,7 +511,8 @@ TEST(DatasetLoader, PlainTextInvalidUtf8NamesTheLine) {
   const DataError e = loadError(path);
   EXPECT_EQ(e.line(), 3u);
   EXPECT_EQ(e.column(), 8u);
-  EXPECT_TRUE(contains(e.what(), "byte 0xFF cannot appear in UTF-8")) << e.what();
+  EXPECT_TRUE(contains(e.what(), "invalid UTF-8 at byte 23 of the file: byte 0xFF cannot appear in UTF-8"))
+      << e.what();
   DatasetOptions skip;
   skip.onError = OnError::Skip;
   const Dataset d = loadDataset(path, skip);
@@ -533,4 +551,29 @@ TEST(DatasetLoader, NamesRoundTrip) {
   }
   EXPECT_EQ(parseOnError("SKIP"), OnError::Skip);
   EXPECT_FALSE(parseOnError("ignore"));
+}
+
+TEST(Utf8Check, FindsEachKindOfMalformedSequence) {
+  EXPECT_FALSE(findInvalidUtf8("plain ASCII, café, 日本, 🙂"));
+  const auto at = [](std::string_view text) { return findInvalidUtf8(text); };
+  ASSERT_TRUE(at("ab\x80"));
+  EXPECT_EQ(at("ab\x80")->offset, 2u);
+  EXPECT_NE(at("ab\x80")->reason.find("continuation byte 0x80 without a lead byte"), std::string::npos);
+  EXPECT_NE(at("\xC0\xAF")->reason.find("overlong"), std::string::npos);             // '/' in two bytes
+  EXPECT_NE(at("\xE0\x80\xAF")->reason.find("overlong"), std::string::npos);         // '/' in three bytes
+  EXPECT_NE(at("\xED\xA0\x80")->reason.find("surrogate"), std::string::npos);        // U+D800
+  EXPECT_NE(at("\xF4\x90\x80\x80")->reason.find("out-of-range"), std::string::npos); // above U+10FFFF
+  EXPECT_NE(at("x\xF0\x9F\x99")->reason.find("truncated character"), std::string::npos);
+  EXPECT_EQ(at("x\xF0\x9F\x99")->offset, 1u);
+  EXPECT_NE(at("\xFE")->reason.find("cannot appear"), std::string::npos);
+}
+
+TEST(Utf8Check, PythonStripRemovesUnicodeSpaceOnly) {
+  EXPECT_EQ(stripPythonWhitespace(" \t\n\v\f\r\x1C x y \xC2\xA0\xE2\x80\x83\xE3\x80\x80"), "x y");
+  EXPECT_EQ(stripPythonWhitespace("\xE2\x80\x8B"
+                                  "x"),
+            "\xE2\x80\x8B"
+            "x"); // zero-width space is not a space
+  EXPECT_EQ(stripPythonWhitespace("   "), "");
+  EXPECT_EQ(stripPythonWhitespace("\xC3"), "\xC3"); // malformed bytes are left alone
 }
