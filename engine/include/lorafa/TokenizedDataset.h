@@ -29,7 +29,8 @@ struct ProcessingOptions {
   TaskType task = TaskType::CausalLm;
   /// How Alpaca, Chat and causal SourceTarget records become text (see resolveChatTemplate).
   ChatTemplateKind chatTemplate = ChatTemplateKind::Plain;
-  /// BOS/EOS text left empty is taken from the tokenizer (tokenizer_config.json).
+  /// BOS/EOS text left empty is taken from the tokenizer (tokenizer_config.json); pass the
+  /// defaultSystemPrompt of resolveChatTemplate's choice here.
   ChatTemplateOptions templateOptions;
   /// Tokens per sequence: longer examples are cut at the end (the encoder side for Seq2Seq,
   /// keeping the tokenizer's closing special tokens); PlainText and packed data are cut into

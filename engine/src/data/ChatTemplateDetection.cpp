@@ -63,8 +63,11 @@ ChatTemplateDetection detectChatTemplate(std::string_view source) {
   if (contains(source, "<|im_start|>")) {
     d.kind = contains(source, "<think>") ? ChatTemplateKind::Qwen3 : ChatTemplateKind::ChatML;
     d.defaultSystemPrompt = findDefaultSystemPrompt(source);
+    if (d.kind == ChatTemplateKind::Qwen3) {
+      d.note = "the non-thinking form is written (an empty <think> block before the final answer)";
+    }
     if (contains(source, "tool_call") || contains(source, "tools")) {
-      d.note = "tool definitions and tool calls in the template are not written";
+      d.note += std::string(d.note.empty() ? "" : "; ") + "tool definitions and tool calls are not written";
     }
     return d;
   }
