@@ -1,0 +1,56 @@
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace lorafa {
+
+using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
+
+/// Where the loop stands: enough to continue as if it had never stopped.
+struct TrainingPosition {
+  std::int64_t step = 0;         ///< optimizer steps taken
+  std::int64_t epoch = 0;        ///< 0-based epoch the next micro-batch belongs to
+  std::int64_t batchInEpoch = 0; ///< index of the next micro-batch in that epoch's batchOrder
+  double bestEvalLoss = std::numeric_limits<double>::infinity();
+  std::int64_t evalsWithoutImprovement = 0;
+};
+
+/// One checkpoint: the trainable weights (and LoRA-FA's frozen A, which a new run would draw
+/// differently otherwise), AdamW moments, RNG states and the position in the data order.
+struct CheckpointData {
+  TrainingPosition position;
+  NamedTensors weights;        ///< parameter name → value
+  NamedTensors optimizerState; ///< "<parameter>/exp_avg", "<parameter>/exp_avg_sq"
+  std::int64_t optimizerStep = 0;
+  NamedTensors rngStates; ///< "cpu", "cuda:N" → the generator's state bytes
+  std::string configJson; ///< the run's config (toJson), for `resume` and the record
+};
+
+/// Writes the checkpoint folder `directory` (weights.safetensors, optimizer.safetensors,
+/// rng.safetensors, trainer_state.json) atomically: everything goes into a temporary sibling
+/// folder, each file flushed, and the folder is renamed into place last, so `directory` is either
+/// the previous complete checkpoint or the new complete one. I/O errors throw std::system_error
+/// naming the path.
+void writeCheckpoint(const std::string& directory, const CheckpointData& data);
+
+/// Reads a folder written by writeCheckpoint. Throws FormatError naming the file on anything
+/// missing or malformed.
+CheckpointData readCheckpoint(const std::string& directory);
+
+/// "<checkpointsDir>/step-<8 digits>" for a step.
+std::string checkpointFolder(const std::string& checkpointsDir, std::int64_t step);
+
+/// The complete checkpoint with the highest step under `checkpointsDir`, if any.
+std::optional<std::string> latestCheckpoint(const std::string& checkpointsDir);
+
+/// Removes all but the newest `keepLast` checkpoints (and stale temporary folders).
+void pruneCheckpoints(const std::string& checkpointsDir, std::int64_t keepLast);
+
+} // namespace lorafa

@@ -1,0 +1,607 @@
+#include "train/Trainer.h"
+
+#include "adapters/AdapterInjector.h"
+#include "lorafa/Batch.h"
+#include "lorafa/CpuMemoryTracker.h"
+#include "lorafa/DatasetSplit.h"
+#include "lorafa/FormatError.h"
+#include "lorafa/MemoryMonitor.h"
+#include "lorafa/ModelSummary.h"
+#include "lorafa/RunStore.h"
+#include "models/ModelFactory.h"
+
+#include <ATen/Context.h>
+#include <ATen/core/Generator.h>
+#include <ATen/ops/argmax.h>
+#include <ATen/ops/cross_entropy_loss.h>
+#include <ATen/ops/from_blob.h>
+#include <ATen/ops/linalg_inv.h>
+#include <ATen/ops/matmul.h>
+#include <ATen/ops/zeros_like.h>
+#include <ATen/core/Reduction.h>
+#include <c10/core/GradMode.h>
+#include <c10/util/Exception.h>
+#include <torch/cuda.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+namespace lorafa {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+c10::Device resolveDevice(const std::string& text) {
+  if (text == "cpu") return c10::Device(c10::kCPU);
+  if (text == "auto") return torch::cuda::is_available() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+  const int index = text == "cuda" ? 0 : std::stoi(text.substr(5));
+  if (!torch::cuda::is_available()) {
+    throw std::invalid_argument("train.device: " + text + " was asked for, but no usable CUDA device was found; use cpu or auto");
+  }
+  if (index >= static_cast<int>(torch::cuda::device_count())) {
+    throw std::invalid_argument("train.device: " + text + " does not exist (" + std::to_string(torch::cuda::device_count()) +
+                                " CUDA device(s))");
+  }
+  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+at::Tensor longTensor(const std::vector<std::int64_t>& values, std::int64_t rows, std::int64_t columns,
+                      const c10::Device& device) {
+  std::vector<std::int64_t> copy(values);
+  return at::from_blob(copy.data(), {rows, columns}, at::TensorOptions().dtype(at::kLong)).clone().to(device);
+}
+
+std::string rngName(const c10::Device& device) {
+  return device.is_cuda() ? "cuda:" + std::to_string(device.index()) : "cpu";
+}
+
+at::Generator defaultGenerator(const c10::Device& device) {
+  return at::globalContext().defaultGenerator(device);
+}
+
+} // namespace
+
+struct Trainer::StepOutcome {
+  double loss = 0.0;
+  double gradNorm = 0.0;
+  std::int64_t tokens = 0;
+  bool finite = true;
+};
+
+Trainer::Trainer(RunConfig config, TrainerObserver* observer, TrainerOptions options)
+    : m_config(std::move(config)), m_observer(observer), m_options(options) {}
+
+Trainer::~Trainer() = default;
+
+void Trainer::setState(TrainerState state, const std::string& message) {
+  if (m_observer) m_observer->onStateChange(state, message);
+}
+
+void Trainer::log(LogLevel level, const std::string& message) {
+  if (m_observer) m_observer->onLog(level, message);
+  if (m_options.store) {
+    const char* name = level == LogLevel::Info ? "info" : level == LogLevel::Warning ? "warning" : "error";
+    m_options.store->appendEvent(m_options.runId, RunEvent{nowMs(), name, message});
+  }
+}
+
+void Trainer::sampleMemory(bool force) {
+  if (!m_memory) return;
+  const std::int64_t now = nowMs();
+  // At least two samples a second while training (the UI's live chart), without sampling every
+  // micro-batch of a fast run.
+  if (!force && now - m_lastMemorySampleMs < 250) return;
+  m_lastMemorySampleMs = now;
+  const MemorySample sample = m_memory->sample();
+  const std::int64_t peak = sample.cudaTracked ? sample.cudaPeakAllocatedBytes : sample.cpuPeakBytes;
+  m_peakMemoryBytes = std::max(m_peakMemoryBytes, peak);
+  if (m_observer) m_observer->onMemory(sample);
+  if (m_options.store) {
+    m_options.store->appendMemory(m_options.runId, MemoryPoint{now, m_position.step, sample.cpuCurrentBytes,
+                                                               sample.cudaAllocatedBytes, sample.deviceUsedBytes});
+  }
+}
+
+void Trainer::setup() {
+  setState(TrainerState::Preparing);
+  const RunConfig& c = m_config;
+  if (c.train.precision != Precision::Fp32) {
+    throw std::invalid_argument(std::string("train.precision: ") + toString(c.train.precision) +
+                                " training is not implemented yet; use fp32");
+  }
+  if (c.train.gradientCheckpointing) {
+    throw std::invalid_argument("train.gradient_checkpointing: not implemented yet; set it to false");
+  }
+  m_device = resolveDevice(c.train.device);
+
+  m_tokenizer = Tokenizer::load(c.tokenizerPath.empty() ? c.modelPath : c.tokenizerPath);
+  DatasetOptions datasetOptions;
+  datasetOptions.format = c.dataset.format;
+  datasetOptions.textColumn = c.dataset.textColumn;
+  datasetOptions.labelColumn = c.dataset.labelColumn;
+  datasetOptions.sourceColumn = c.dataset.sourceColumn;
+  datasetOptions.targetColumn = c.dataset.targetColumn;
+  const Dataset dataset = loadDataset(c.dataset.path, datasetOptions);
+
+  std::vector<std::int64_t> labels;
+  if (dataset.format == DatasetFormat::Classification) {
+    for (const Example& e : dataset.examples) labels.push_back(e.label);
+  }
+  const DatasetSplit split =
+      splitTrainValidation(dataset.examples.size(), c.dataset.validationFraction, c.train.seed, labels);
+
+  ProcessingOptions processing;
+  processing.maxLength = c.train.maxSeqLen;
+  processing.trainOnPrompt = c.dataset.trainOnPrompt;
+  processing.packing = c.dataset.packing;
+  if (dataset.format == DatasetFormat::Alpaca || dataset.format == DatasetFormat::Chat ||
+      dataset.format == DatasetFormat::SourceTarget) {
+    std::optional<ChatTemplateKind> requested;
+    if (!c.dataset.chatTemplate.empty()) requested = parseChatTemplateKind(c.dataset.chatTemplate);
+    const ChatTemplateChoice choice = resolveChatTemplate(
+        *m_tokenizer, requested, dataset.format == DatasetFormat::Alpaca ? ChatTemplateKind::Alpaca : ChatTemplateKind::Plain);
+    processing.chatTemplate = choice.kind;
+    processing.templateOptions.defaultSystemPrompt = choice.defaultSystemPrompt;
+    if (!choice.note.empty()) log(LogLevel::Info, "chat template " + std::string(toString(choice.kind)) + ": " + choice.note);
+  }
+  m_train = tokenizeDataset(dataset, split.train, *m_tokenizer, processing);
+  if (!split.validation.empty()) m_validation = tokenizeDataset(dataset, split.validation, *m_tokenizer, processing);
+  for (const std::string& w : m_train.warnings) log(LogLevel::Warning, w);
+  if (m_train.rows.empty()) {
+    throw std::invalid_argument(c.dataset.path + ": no training rows left after tokenization");
+  }
+
+  m_model = loadModel(c.modelPath, at::TensorOptions().dtype(at::kFloat).device(m_device));
+  const ModelConfig& mc = m_model->config();
+  if (mc.family == ModelFamily::T5) {
+    throw std::invalid_argument(c.modelPath + ": encoder-decoder (T5) training is not implemented yet");
+  }
+  const bool classifier = mc.family == ModelFamily::Bert || mc.family == ModelFamily::Roberta;
+  if (classifier != (m_train.task == TaskType::Classification)) {
+    throw std::invalid_argument(classifier ? c.modelPath + " is a sequence classifier (" + mc.architecture +
+                                                 "): it needs classification data (dataset.format: classification)"
+                                           : c.dataset.path + ": classification data needs a BERT/RoBERTa classifier model, " +
+                                                 c.modelPath + " is " + mc.architecture);
+  }
+  if (classifier && static_cast<std::int64_t>(m_train.labelNames.size()) != mc.numLabels) {
+    throw std::invalid_argument(c.dataset.path + ": " + std::to_string(m_train.labelNames.size()) + " label classes, but " +
+                                c.modelPath + " has num_labels " + std::to_string(mc.numLabels));
+  }
+  for (const TokenizedDataset* rows : {&m_train, &m_validation}) {
+    for (const TokenizedExample& row : rows->rows) {
+      for (TokenId id : row.inputIds) {
+        if (id < 0 || id >= mc.vocabSize) {
+          throw std::invalid_argument("the tokenizer gives id " + std::to_string(id) + ", outside the model's vocab_size " +
+                                      std::to_string(mc.vocabSize) + " (" + c.modelPath +
+                                      "): tokenizer and model do not belong together");
+        }
+      }
+    }
+  }
+
+  // The adapters' A is drawn from the default generator: seeding here makes it a function of the seed.
+  at::manual_seed(c.train.seed);
+  prepareForTraining(*m_model, TargetSpec::parse(c.targets), c.adapter);
+  m_model->train();
+  m_trainable.clear();
+  std::map<std::string, at::Tensor> byName;
+  for (const auto& item : m_model->named_parameters(/*recurse=*/true)) {
+    byName[item.key()] = item.value();
+    if (item.value().requires_grad()) m_trainable.emplace_back(item.key(), item.value());
+  }
+  if (m_trainable.empty()) throw std::invalid_argument("nothing to train: no parameter requires a gradient");
+  if (c.optim.projectedB) {
+    for (const auto& [name, tensor] : m_trainable) {
+      const std::string suffix = ".lora_B";
+      if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        m_loraFaPairs.emplace_back(name, byName.at(name.substr(0, name.size() - suffix.size()) + ".lora_A"));
+      }
+    }
+  }
+  m_expAvg.clear();
+  m_expAvgSq.clear();
+  for (const auto& [name, p] : m_trainable) {
+    m_expAvg.push_back(at::zeros_like(p));
+    m_expAvgSq.push_back(at::zeros_like(p));
+  }
+
+  const auto rows = static_cast<std::int64_t>(m_train.rows.size());
+  m_batchesPerEpoch = (rows + c.train.batchSize - 1) / c.train.batchSize;
+  m_stepsPerEpoch = (m_batchesPerEpoch + c.train.gradAccumulation - 1) / c.train.gradAccumulation;
+  m_totalSteps = c.train.maxSteps > 0 ? c.train.maxSteps : c.train.epochs * m_stepsPerEpoch;
+  m_memory = createMemoryMonitor(m_device.is_cuda() ? m_device.index() : -1);
+  m_memory->resetPeaks();
+  std::int64_t trainableCount = 0;
+  for (const auto& [name, p] : m_trainable) trainableCount += p.numel();
+  log(LogLevel::Info, std::to_string(m_train.rows.size()) + " training rows, " + std::to_string(m_validation.rows.size()) +
+                          " validation rows; " + std::to_string(trainableCount) + " trainable parameters; " +
+                          std::to_string(m_totalSteps) + " steps on " + m_device.str());
+  m_setUp = true;
+}
+
+CheckpointData Trainer::checkpointData() const {
+  CheckpointData data;
+  data.position = m_position;
+  data.optimizerStep = m_optimizerStep;
+  data.configJson = toJson(m_config);
+  for (const auto& item : m_model->named_parameters(true)) {
+    const std::string& name = item.key();
+    const bool frozenA = name.size() > 7 && name.compare(name.size() - 7, 7, ".lora_A") == 0;
+    if (item.value().requires_grad() || frozenA) data.weights.emplace_back(name, item.value().detach());
+  }
+  for (std::size_t i = 0; i < m_trainable.size(); ++i) {
+    data.optimizerState.emplace_back(m_trainable[i].first + "/exp_avg", m_expAvg[i]);
+    data.optimizerState.emplace_back(m_trainable[i].first + "/exp_avg_sq", m_expAvgSq[i]);
+  }
+  data.rngStates.emplace_back("cpu", defaultGenerator(c10::Device(c10::kCPU)).get_state());
+  if (m_device.is_cuda()) data.rngStates.emplace_back(rngName(m_device), defaultGenerator(m_device).get_state());
+  return data;
+}
+
+std::string Trainer::saveCheckpoint() {
+  setState(TrainerState::Saving);
+  const std::string checkpoints = (std::filesystem::path(m_config.outputDir) / "checkpoints").string();
+  const std::string folder = checkpointFolder(checkpoints, m_position.step);
+  writeCheckpoint(folder, checkpointData());
+  pruneCheckpoints(checkpoints, m_config.train.keepLast);
+  m_lastCheckpoint = folder;
+  log(LogLevel::Info, "checkpoint saved: " + folder);
+  return folder;
+}
+
+void Trainer::resumeFrom(const std::string& checkpointDirectory) {
+  if (!m_setUp) throw std::logic_error("Trainer::resumeFrom before setup");
+  const CheckpointData data = readCheckpoint(checkpointDirectory);
+  std::map<std::string, at::Tensor> params;
+  for (const auto& item : m_model->named_parameters(true)) params[item.key()] = item.value();
+  c10::NoGradGuard noGrad;
+  for (const auto& [name, value] : data.weights) {
+    const auto it = params.find(name);
+    if (it == params.end() || !it->second.sizes().equals(value.sizes())) {
+      throw FormatError(checkpointDirectory + "/weights.safetensors",
+                        "tensor " + name + (it == params.end() ? " does not exist in this run's model" : " has another shape") +
+                            ": the checkpoint belongs to a different configuration");
+    }
+    it->second.copy_(value);
+  }
+  std::map<std::string, at::Tensor> optimizer(data.optimizerState.begin(), data.optimizerState.end());
+  for (std::size_t i = 0; i < m_trainable.size(); ++i) {
+    const std::string& name = m_trainable[i].first;
+    const auto m = optimizer.find(name + "/exp_avg");
+    const auto v = optimizer.find(name + "/exp_avg_sq");
+    if (m == optimizer.end() || v == optimizer.end()) {
+      throw FormatError(checkpointDirectory + "/optimizer.safetensors", "no AdamW state for " + name);
+    }
+    m_expAvg[i].copy_(m->second);
+    m_expAvgSq[i].copy_(v->second);
+  }
+  m_optimizerStep = data.optimizerStep;
+  m_position = data.position;
+  for (const auto& [name, state] : data.rngStates) {
+    if (name == "cpu") {
+      at::Generator gen = defaultGenerator(c10::Device(c10::kCPU));
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_state(state);
+    } else if (m_device.is_cuda() && name == rngName(m_device)) {
+      at::Generator gen = defaultGenerator(m_device);
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_state(state);
+    }
+  }
+  m_lastCheckpoint = checkpointDirectory;
+  log(LogLevel::Info, "resumed from " + checkpointDirectory + " at step " + std::to_string(m_position.step));
+}
+
+double Trainer::learningRateAt(std::int64_t stepIndex) const {
+  // Hugging Face's schedules: stepIndex is 0-based, warmup rises from 0, decay reaches 0 at the end.
+  const OptimConfig& o = m_config.optim;
+  const double peak = o.learningRate;
+  if (stepIndex < o.warmupSteps) return peak * static_cast<double>(stepIndex) / static_cast<double>(std::max<std::int64_t>(1, o.warmupSteps));
+  const double decaySteps = static_cast<double>(std::max<std::int64_t>(1, m_totalSteps - o.warmupSteps));
+  const double progress = static_cast<double>(stepIndex - o.warmupSteps) / decaySteps;
+  switch (o.schedule) {
+  case LrSchedule::Constant: return peak;
+  case LrSchedule::Linear: return peak * std::max(0.0, 1.0 - progress);
+  case LrSchedule::Cosine: return peak * std::max(0.0, 0.5 * (1.0 + std::cos(M_PI * progress)));
+  }
+  return peak;
+}
+
+void Trainer::projectLoraFaGradients() {
+  // g_B ← (1/s²)·g_B·(A·Aᵀ)⁻¹: B's update in the space A spans (LoRA-FA, later version).
+  const double s = m_config.adapter.scaling();
+  for (const auto& [bName, a] : m_loraFaPairs) {
+    const auto it = std::find_if(m_trainable.begin(), m_trainable.end(), [&](const auto& t) { return t.first == bName; });
+    at::Tensor& grad = it->second.mutable_grad();
+    if (!grad.defined()) continue;
+    const at::Tensor gram = at::matmul(a.to(at::kDouble), a.to(at::kDouble).t());
+    grad.copy_(at::matmul(grad.to(at::kDouble), at::linalg_inv(gram)).div(s * s));
+  }
+}
+
+void Trainer::optimizerStep(double lr) {
+  // AdamW exactly as torch.optim.AdamW (single-tensor, no amsgrad), kept here so that its state is
+  // plain tensors a checkpoint can hold.
+  c10::NoGradGuard noGrad;
+  const OptimConfig& o = m_config.optim;
+  ++m_optimizerStep;
+  const double bc1 = 1.0 - std::pow(o.beta1, static_cast<double>(m_optimizerStep));
+  const double bc2Sqrt = std::sqrt(1.0 - std::pow(o.beta2, static_cast<double>(m_optimizerStep)));
+  for (std::size_t i = 0; i < m_trainable.size(); ++i) {
+    at::Tensor& p = m_trainable[i].second;
+    const at::Tensor& g = p.grad();
+    if (!g.defined()) continue;
+    if (o.weightDecay > 0.0) p.mul_(1.0 - lr * o.weightDecay);
+    m_expAvg[i].lerp_(g, 1.0 - o.beta1);
+    m_expAvgSq[i].mul_(o.beta2).addcmul_(g, g, 1.0 - o.beta2);
+    const at::Tensor denom = (m_expAvgSq[i].sqrt() / bc2Sqrt).add_(o.eps);
+    p.addcdiv_(m_expAvg[i], denom, -lr / bc1);
+  }
+}
+
+Trainer::StepOutcome Trainer::trainStep(const std::vector<std::vector<std::size_t>>& microBatches) {
+  StepOutcome out;
+  for (auto& [name, p] : m_trainable) p.mutable_grad() = at::Tensor();
+  const bool classification = m_train.task == TaskType::Classification;
+  std::vector<Batch> batches;
+  std::int64_t counted = 0; // the loss's denominator over the whole step: tokens (rows) that count
+  for (const auto& rows : microBatches) {
+    batches.push_back(collate(m_train, rows));
+    const Batch& b = batches.back();
+    out.tokens += b.tokenCount;
+    if (classification) {
+      counted += b.rows;
+    } else {
+      for (std::int64_t r = 0; r < b.rows; ++r) {
+        for (std::int64_t col = 1; col < b.columns; ++col) counted += b.labels[static_cast<std::size_t>(r * b.columns + col)] != kIgnoreIndex;
+      }
+    }
+  }
+  if (counted == 0) counted = 1;
+  double lossSum = 0.0;
+  for (const Batch& b : batches) {
+    ModelInputs inputs;
+    inputs.inputIds = longTensor(b.inputIds, b.rows, b.columns, m_device);
+    inputs.attentionMask = longTensor(b.attentionMask, b.rows, b.columns, m_device);
+    const at::Tensor logits = m_model->forward(inputs);
+    at::Tensor loss;
+    if (classification) {
+      const at::Tensor labels = longTensor(b.labels, b.rows, 1, m_device).view({b.rows});
+      loss = at::cross_entropy_loss(logits.to(at::kFloat), labels, {}, at::Reduction::Sum);
+    } else {
+      const at::Tensor labels = longTensor(b.labels, b.rows, b.columns, m_device);
+      const std::int64_t vocab = logits.size(-1);
+      loss = at::cross_entropy_loss(logits.slice(1, 0, -1).reshape({-1, vocab}).to(at::kFloat),
+                                    labels.slice(1, 1).reshape({-1}), {}, at::Reduction::Sum, kIgnoreIndex);
+    }
+    (loss / static_cast<double>(counted)).backward();
+    lossSum += loss.item<double>();
+    sampleMemory(false);
+  }
+  out.loss = lossSum / static_cast<double>(counted);
+  if (m_config.optim.projectedB) projectLoraFaGradients();
+  double squares = 0.0;
+  for (const auto& [name, p] : m_trainable) {
+    if (p.grad().defined()) {
+      const double n = p.grad().norm().item<double>();
+      squares += n * n;
+    }
+  }
+  out.gradNorm = std::sqrt(squares);
+  out.finite = std::isfinite(out.loss) && std::isfinite(out.gradNorm);
+  if (!out.finite) return out;
+  const double clip = m_config.optim.gradClip;
+  if (clip > 0.0 && out.gradNorm > clip) {
+    c10::NoGradGuard noGrad;
+    const double coef = clip / (out.gradNorm + 1e-6);
+    for (auto& [name, p] : m_trainable) {
+      if (p.grad().defined()) p.mutable_grad().mul_(coef);
+    }
+  }
+  return out;
+}
+
+EvalMetrics Trainer::evaluate() {
+  EvalMetrics metrics;
+  metrics.step = m_position.step;
+  if (m_validation.rows.empty()) return metrics;
+  setState(TrainerState::Evaluating);
+  m_model->eval();
+  c10::NoGradGuard noGrad;
+  const bool classification = m_validation.task == TaskType::Classification;
+  double lossSum = 0.0;
+  std::int64_t counted = 0;
+  std::int64_t correct = 0;
+  for (const auto& rows :
+       batchOrder(m_validation.rows.size(), static_cast<std::size_t>(m_config.train.batchSize), false, 0, 0)) {
+    const Batch b = collate(m_validation, rows);
+    ModelInputs inputs;
+    inputs.inputIds = longTensor(b.inputIds, b.rows, b.columns, m_device);
+    inputs.attentionMask = longTensor(b.attentionMask, b.rows, b.columns, m_device);
+    const at::Tensor logits = m_model->forward(inputs).to(at::kFloat);
+    if (classification) {
+      const at::Tensor labels = longTensor(b.labels, b.rows, 1, m_device).view({b.rows});
+      lossSum += at::cross_entropy_loss(logits, labels, {}, at::Reduction::Sum).item<double>();
+      correct += at::argmax(logits, -1).eq(labels).sum().item<std::int64_t>();
+      counted += b.rows;
+    } else {
+      const at::Tensor labels = longTensor(b.labels, b.rows, b.columns, m_device).slice(1, 1).reshape({-1});
+      lossSum += at::cross_entropy_loss(logits.slice(1, 0, -1).reshape({-1, logits.size(-1)}), labels, {},
+                                        at::Reduction::Sum, kIgnoreIndex)
+                     .item<double>();
+      counted += labels.ne(kIgnoreIndex).sum().item<std::int64_t>();
+    }
+    metrics.rows += b.rows;
+  }
+  m_model->train();
+  metrics.loss = lossSum / static_cast<double>(std::max<std::int64_t>(1, counted));
+  metrics.perplexity = std::exp(metrics.loss);
+  if (classification) metrics.accuracy = static_cast<double>(correct) / static_cast<double>(std::max<std::int64_t>(1, counted));
+  if (m_observer) m_observer->onEval(metrics);
+  if (m_options.store) {
+    std::vector<MetricPoint> points{{metrics.step, "eval/loss", metrics.loss}, {metrics.step, "eval/perplexity", metrics.perplexity}};
+    if (metrics.accuracy) points.push_back({metrics.step, "eval/accuracy", *metrics.accuracy});
+    m_options.store->appendMetrics(m_options.runId, points);
+  }
+  setState(TrainerState::Running);
+  return metrics;
+}
+
+TrainResult Trainer::run() {
+  if (!m_setUp) throw std::logic_error("Trainer::run before setup");
+  TrainResult result;
+  const TrainConfig& t = m_config.train;
+  auto finish = [&](TrainerState state, const std::string& message) {
+    result.state = state;
+    result.message = message;
+    result.steps = m_position.step;
+    result.peakMemoryBytes = m_peakMemoryBytes;
+    result.lastCheckpoint = m_lastCheckpoint;
+    if (state == TrainerState::Failed) log(LogLevel::Error, message);
+    else if (!message.empty()) log(LogLevel::Info, message);
+    setState(state, message);
+    return result;
+  };
+  auto recordEval = [&](const EvalMetrics& e) {
+    result.finalMetrics["eval/loss"] = e.loss;
+    result.finalMetrics["eval/perplexity"] = e.perplexity;
+    if (e.accuracy) result.finalMetrics["eval/accuracy"] = *e.accuracy;
+    if (e.loss < m_position.bestEvalLoss) {
+      m_position.bestEvalLoss = e.loss;
+      m_position.evalsWithoutImprovement = 0;
+      result.bestMetrics["eval/loss"] = e.loss;
+      result.bestMetrics["eval/perplexity"] = e.perplexity;
+      if (e.accuracy) result.bestMetrics["eval/accuracy"] = *e.accuracy;
+    } else {
+      ++m_position.evalsWithoutImprovement;
+    }
+  };
+
+  setState(TrainerState::Running);
+  sampleMemory(true);
+  std::int64_t orderEpoch = -1;
+  std::vector<std::vector<std::size_t>> order;
+  std::int64_t lastEvalStep = -1;
+  try {
+    while (m_position.step < m_totalSteps) {
+      if (m_observer && m_observer->shouldPause() && !m_observer->shouldStop()) {
+        setState(TrainerState::Paused);
+        while (m_observer->shouldPause() && !m_observer->shouldStop()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        setState(TrainerState::Running);
+      }
+      const bool stopRequested = m_observer && m_observer->shouldStop();
+      if (stopRequested || (m_options.stopAfterStep > 0 && m_position.step >= m_options.stopAfterStep)) {
+        saveCheckpoint();
+        return finish(TrainerState::Stopped, "stopped at step " + std::to_string(m_position.step) + "; resume from " + m_lastCheckpoint);
+      }
+      if (orderEpoch != m_position.epoch) {
+        order = batchOrder(m_train.rows.size(), static_cast<std::size_t>(t.batchSize), true, t.seed,
+                           static_cast<std::uint64_t>(m_position.epoch));
+        orderEpoch = m_position.epoch;
+      }
+      const auto begin = static_cast<std::size_t>(m_position.batchInEpoch);
+      const std::size_t end = std::min(order.size(), begin + static_cast<std::size_t>(t.gradAccumulation));
+      const std::vector<std::vector<std::size_t>> group(order.begin() + static_cast<std::ptrdiff_t>(begin),
+                                                        order.begin() + static_cast<std::ptrdiff_t>(end));
+      const auto started = Clock::now();
+      const StepOutcome outcome = trainStep(group);
+      if (!outcome.finite) {
+        return finish(TrainerState::Failed,
+                      "the loss or gradient became " + std::string(std::isnan(outcome.loss) || std::isnan(outcome.gradNorm) ? "NaN" : "infinite") +
+                          " at step " + std::to_string(m_position.step + 1) + " (loss " + std::to_string(outcome.loss) +
+                          "); no update was applied. " +
+                          (m_lastCheckpoint.empty() ? std::string("No checkpoint was written yet.")
+                                                    : "The last good checkpoint is " + m_lastCheckpoint + ".") +
+                          " Try a lower learning rate or gradient clipping.");
+      }
+      const double lr = learningRateAt(m_position.step);
+      optimizerStep(lr);
+      const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+      ++m_position.step;
+      m_position.batchInEpoch = static_cast<std::int64_t>(end);
+      const bool epochEnd = end >= order.size();
+      StepMetrics step;
+      step.step = m_position.step;
+      step.totalSteps = m_totalSteps;
+      step.epoch = m_position.epoch;
+      if (epochEnd) {
+        ++m_position.epoch;
+        m_position.batchInEpoch = 0;
+      }
+      step.loss = outcome.loss;
+      step.learningRate = lr;
+      step.gradNorm = outcome.gradNorm;
+      step.tokens = outcome.tokens;
+      step.stepTimeMs = seconds * 1000.0;
+      step.tokensPerSecond = seconds > 0 ? static_cast<double>(outcome.tokens) / seconds : 0.0;
+      sampleMemory(true);
+      const MemorySample mem = m_memory->sample();
+      step.memoryCurrentBytes = mem.cudaTracked ? mem.cudaAllocatedBytes : mem.cpuCurrentBytes;
+      step.memoryPeakBytes = m_peakMemoryBytes;
+      if (m_observer) m_observer->onStep(step);
+      if (m_options.store) {
+        m_options.store->appendMetrics(m_options.runId, {{step.step, "train/loss", step.loss},
+                                                         {step.step, "train/lr", step.learningRate},
+                                                         {step.step, "train/grad_norm", step.gradNorm},
+                                                         {step.step, "train/tokens_per_s", step.tokensPerSecond}});
+      }
+      result.finalMetrics["train/loss"] = step.loss;
+
+      const bool last = m_position.step >= m_totalSteps;
+      const bool evalDue = t.evalEvery > 0 ? m_position.step % t.evalEvery == 0 : epochEnd;
+      bool earlyStop = false;
+      if (!m_validation.rows.empty() && (evalDue || last)) {
+        recordEval(evaluate());
+        lastEvalStep = m_position.step;
+        earlyStop = t.earlyStoppingPatience > 0 && m_position.evalsWithoutImprovement >= t.earlyStoppingPatience;
+      }
+      const bool saveDue = t.saveEvery > 0 ? m_position.step % t.saveEvery == 0 : epochEnd;
+      if (saveDue || last || earlyStop) saveCheckpoint();
+      setState(TrainerState::Running);
+      if (earlyStop) {
+        return finish(TrainerState::Completed, "early stopping: validation loss did not improve in " +
+                                                   std::to_string(t.earlyStoppingPatience) + " evaluations");
+      }
+    }
+    (void)lastEvalStep;
+    return finish(TrainerState::Completed, "completed " + std::to_string(m_position.step) + " steps");
+  } catch (const OutOfMemoryError& e) {
+    return finish(TrainerState::Failed, std::string("out of memory at step ") + std::to_string(m_position.step + 1) + ": " +
+                                            e.what() + "; peak " + formatBytes(m_peakMemoryBytes) +
+                                            ". Try a smaller batch_size or max_seq_len (with more grad_accumulation), or a lower rank.");
+  } catch (const c10::OutOfMemoryError& e) {
+    return finish(TrainerState::Failed, std::string("CUDA out of memory at step ") + std::to_string(m_position.step + 1) +
+                                            "; peak " + formatBytes(m_peakMemoryBytes) +
+                                            ". Try a smaller batch_size or max_seq_len (with more grad_accumulation), or a lower rank. (" +
+                                            e.what_without_backtrace() + ")");
+  } catch (const std::exception& e) {
+    return finish(TrainerState::Failed, std::string("training failed at step ") + std::to_string(m_position.step + 1) + ": " + e.what());
+  }
+}
+
+const char* toString(TrainerState state) {
+  switch (state) {
+  case TrainerState::Preparing: return "preparing";
+  case TrainerState::Running: return "running";
+  case TrainerState::Paused: return "paused";
+  case TrainerState::Evaluating: return "evaluating";
+  case TrainerState::Saving: return "saving";
+  case TrainerState::Completed: return "completed";
+  case TrainerState::Stopped: return "stopped";
+  case TrainerState::Failed: return "failed";
+  }
+  return "unknown";
+}
+
+} // namespace lorafa

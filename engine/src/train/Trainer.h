@@ -1,0 +1,99 @@
+#pragma once
+
+#include "lorafa/RunConfig.h"
+#include "lorafa/TokenizedDataset.h"
+#include "lorafa/Tokenizer.h"
+#include "lorafa/TrainerObserver.h"
+#include "models/LanguageModel.h"
+#include "train/Checkpoint.h"
+
+#include <c10/core/Device.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace lorafa {
+
+class MemoryMonitor;
+class RunStore;
+
+/// Optional hooks for callers that need more than the config: the run history and tests.
+struct TrainerOptions {
+  RunStore* store = nullptr; ///< metrics, memory samples and log lines go here when given
+  std::int64_t runId = 0;
+  /// Stop (as shouldStop would, with a checkpoint) once this many optimizer steps are done;
+  /// 0: run to the end. The schedule still spans the whole run.
+  std::int64_t stopAfterStep = 0;
+};
+
+/// One training run (DESIGN §2, conventions 3 and 6): setup → (resume) → train → checkpoint.
+/// Runs on the caller's thread; reports through the observer, never blocks on it.
+class Trainer {
+public:
+  Trainer(RunConfig config, TrainerObserver* observer = nullptr, TrainerOptions options = {});
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  /// Loads the tokenizer, data and model, injects adapters and creates the optimizer state.
+  /// Throws (FormatError, DataError, std::invalid_argument...) with a message naming the problem.
+  void setup();
+  /// After setup: continues from a checkpoint folder written by this trainer.
+  void resumeFrom(const std::string& checkpointDirectory);
+  /// Trains until the last step, a stop request, early stopping or a failure. Failures inside
+  /// the loop (non-finite loss, out of memory, other errors) do not throw: they end in
+  /// TrainerState::Failed with a message, keeping the last good checkpoint.
+  TrainResult run();
+  /// Evaluates on the validation rows now.
+  EvalMetrics evaluate();
+
+  LanguageModel& model() { return *m_model; }
+  /// The parameters AdamW updates, by name, in model order.
+  const NamedTensors& trainableParameters() const { return m_trainable; }
+  const TrainingPosition& position() const { return m_position; }
+  std::int64_t totalSteps() const { return m_totalSteps; }
+  std::int64_t stepsPerEpoch() const { return m_stepsPerEpoch; }
+  const TokenizedDataset& trainRows() const { return m_train; }
+  const TokenizedDataset& validationRows() const { return m_validation; }
+  c10::Device device() const { return m_device; }
+  /// Writes a checkpoint of the current state to output_dir/checkpoints/step-N.
+  std::string saveCheckpoint();
+
+private:
+  struct StepOutcome;
+  StepOutcome trainStep(const std::vector<std::vector<std::size_t>>& microBatches);
+  double learningRateAt(std::int64_t stepIndex) const;
+  void optimizerStep(double learningRate);
+  void projectLoraFaGradients();
+  CheckpointData checkpointData() const;
+  void setState(TrainerState state, const std::string& message = {});
+  void log(LogLevel level, const std::string& message);
+  void sampleMemory(bool force);
+
+  RunConfig m_config;
+  TrainerObserver* m_observer;
+  TrainerOptions m_options;
+  c10::Device m_device{c10::kCPU};
+  std::shared_ptr<Tokenizer> m_tokenizer;
+  std::shared_ptr<LanguageModel> m_model;
+  TokenizedDataset m_train;
+  TokenizedDataset m_validation;
+  NamedTensors m_trainable;
+  NamedTensors m_loraFaPairs; ///< projected B: (B, A) per LoRA-FA layer, by B's name
+  std::vector<at::Tensor> m_expAvg;
+  std::vector<at::Tensor> m_expAvgSq;
+  std::int64_t m_optimizerStep = 0;
+  TrainingPosition m_position;
+  std::int64_t m_totalSteps = 0;
+  std::int64_t m_stepsPerEpoch = 0;
+  std::int64_t m_batchesPerEpoch = 0;
+  std::unique_ptr<MemoryMonitor> m_memory;
+  std::int64_t m_peakMemoryBytes = 0;
+  std::int64_t m_lastMemorySampleMs = -1'000'000;
+  std::string m_lastCheckpoint;
+  bool m_setUp = false;
+};
+
+} // namespace lorafa

@@ -1,0 +1,276 @@
+#include "train/Trainer.h"
+
+#include "lorafa/RunStore.h"
+#include "lorafa/Tokenizer.h"
+#include "models/ModelConfig.h"
+#include "models/ModelFactory.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <limits>
+#include <random>
+
+namespace lorafa {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kFixtures = LORAFA_FIXTURES_DIR;
+
+/// A temporary folder with a tiny random GPT-2 whose vocabulary covers the GPT-2 tokenizer's ids.
+class TrainerTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    m_root = fs::temp_directory_path() / ("lorafa-trainer-" + std::to_string(std::random_device{}()));
+    fs::create_directories(m_root);
+    const auto tokenizer = Tokenizer::load(kFixtures + "/tokenizers/gpt2");
+    const std::string json = R"({"model_type": "gpt2", "vocab_size": )" + std::to_string(tokenizer->vocabSize()) +
+                             R"(, "n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 128, "eos_token_id": 50256})";
+    auto model = createModel(ModelConfig::fromJson(json, "<tiny gpt2>"), torch::dtype(torch::kFloat));
+    initializeRandom(*model, 3);
+    {
+      // The tied embedding bounds the logits' range (the hidden state is layer-normed): at std 0.02
+      // a 32-wide model cannot move its loss far from ln(vocab), whatever the adapters learn.
+      torch::NoGradGuard noGrad;
+      model->named_parameters()["transformer.wte.weight"].mul_(10.0);
+    }
+    m_modelDir = (m_root / "model").string();
+    saveModelCheckpoint(*model, m_modelDir);
+  }
+  void TearDown() override { fs::remove_all(m_root); }
+
+  RunConfig config(const std::string& name) const {
+    RunConfig c;
+    c.name = name;
+    c.modelPath = m_modelDir;
+    c.tokenizerPath = kFixtures + "/tokenizers/gpt2";
+    c.dataset.path = kFixtures + "/data/alpaca.jsonl";
+    c.dataset.validationFraction = 0.2;
+    c.outputDir = (m_root / name).string();
+    c.adapter.method = TrainMethod::LoraFa;
+    c.adapter.rank = 4;
+    c.adapter.alpha = 8;
+    c.adapter.dropout = 0.1; // draws from the RNG every step: resume must restore it
+    c.targets = "c_attn,c_proj,c_fc";
+    c.optim.learningRate = 5e-3;
+    c.optim.weightDecay = 0.01;
+    c.train.batchSize = 2;
+    c.train.gradAccumulation = 2;
+    c.train.maxSeqLen = 96;
+    c.train.maxSteps = 6;
+    c.train.evalEvery = 2;
+    c.train.seed = 11;
+    c.train.device = "cpu";
+    return c;
+  }
+
+  fs::path m_root;
+  std::string m_modelDir;
+};
+
+struct Recorder : TrainerObserver {
+  std::vector<StepMetrics> steps;
+  std::vector<EvalMetrics> evals;
+  std::vector<TrainerState> states;
+  std::int64_t stopAfter = 0;
+  void onStep(const StepMetrics& m) override { steps.push_back(m); }
+  void onEval(const EvalMetrics& m) override { evals.push_back(m); }
+  void onStateChange(TrainerState s, const std::string&) override { states.push_back(s); }
+  bool shouldStop() override { return stopAfter > 0 && static_cast<std::int64_t>(steps.size()) >= stopAfter; }
+};
+
+TEST_F(TrainerTest, ResumingEqualsNeverStopping) {
+  const std::int64_t total = 6, k = 4;
+  Trainer straight(config("straight"));
+  straight.setup();
+  ASSERT_EQ(straight.totalSteps(), total);
+  ASSERT_LT(straight.stepsPerEpoch(), k) << "k should fall in the second epoch, past an epoch boundary";
+  EXPECT_EQ(straight.run().state, TrainerState::Completed);
+
+  TrainerOptions stopEarly;
+  stopEarly.stopAfterStep = k;
+  Trainer first(config("resumed"), nullptr, stopEarly);
+  first.setup();
+  const TrainResult stopped = first.run();
+  ASSERT_EQ(stopped.state, TrainerState::Stopped) << stopped.message;
+  EXPECT_EQ(stopped.steps, k);
+  const auto checkpoint = latestCheckpoint(config("resumed").outputDir + "/checkpoints");
+  ASSERT_TRUE(checkpoint);
+  EXPECT_EQ(fs::path(*checkpoint).filename(), "step-00000004");
+
+  Trainer second(config("resumed"));
+  second.setup();
+  second.resumeFrom(*checkpoint);
+  const TrainResult done = second.run();
+  ASSERT_EQ(done.state, TrainerState::Completed) << done.message;
+  EXPECT_EQ(done.steps, total);
+
+  const NamedTensors& a = straight.trainableParameters();
+  const NamedTensors& b = second.trainableParameters();
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_FALSE(a.empty());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].first, b[i].first);
+    EXPECT_TRUE(torch::equal(a[i].second, b[i].second)) << a[i].first << " differs after resuming";
+    EXPECT_GT(a[i].second.abs().max().item<double>(), 0.0) << a[i].first << " never moved";
+  }
+  // LoRA-FA trains B only.
+  for (const auto& [name, p] : a) EXPECT_NE(name.find("lora_B"), std::string::npos) << name;
+}
+
+TEST_F(TrainerTest, LoraFaLowersTheTrainingLoss) {
+  RunConfig c = config("learn");
+  c.adapter.dropout = 0.0;
+  c.dataset.validationFraction = 0.0;
+  c.train.batchSize = 16; // every row in each step: the same data, so the loss must fall
+  c.train.gradAccumulation = 1;
+  c.train.maxSteps = 8;
+  c.adapter.alpha = 32;
+  c.optim.learningRate = 3e-2;
+  c.optim.schedule = LrSchedule::Constant;
+  Recorder recorder;
+  Trainer trainer(c, &recorder);
+  trainer.setup();
+  const TrainResult result = trainer.run();
+  ASSERT_EQ(result.state, TrainerState::Completed) << result.message;
+  ASSERT_EQ(recorder.steps.size(), 8u);
+  EXPECT_LT(recorder.steps.back().loss, recorder.steps.front().loss - 0.3)
+      << "first " << recorder.steps.front().loss << ", last " << recorder.steps.back().loss;
+  for (const StepMetrics& s : recorder.steps) {
+    EXPECT_GT(s.tokens, 0);
+    EXPECT_GT(s.tokensPerSecond, 0.0);
+    EXPECT_GT(s.gradNorm, 0.0);
+    EXPECT_DOUBLE_EQ(s.learningRate, 3e-2);
+
+  }
+}
+
+TEST_F(TrainerTest, ReportsToObserverAndRunStoreAndKeepsLastCheckpoints) {
+  RunConfig c = config("store");
+  c.train.saveEvery = 1;
+  c.train.keepLast = 2;
+  c.optim.warmupSteps = 2;
+  RunStore store((m_root / "runs.db").string());
+  const std::int64_t runId = store.createRun(NewRun{"store", "lora-fa", c.modelPath, c.dataset.path, toJson(c), c.outputDir, {}});
+  store.startRun(runId);
+  TrainerOptions options;
+  options.store = &store;
+  options.runId = runId;
+  Recorder recorder;
+  Trainer trainer(c, &recorder, options);
+  trainer.setup();
+  const TrainResult result = trainer.run();
+  ASSERT_EQ(result.state, TrainerState::Completed) << result.message;
+  store.finishRun(runId, RunStatus::Completed, result.message, result.finalMetrics, result.bestMetrics, result.peakMemoryBytes);
+
+  ASSERT_EQ(recorder.steps.size(), 6u);
+  EXPECT_DOUBLE_EQ(recorder.steps[0].learningRate, 0.0); // warmup starts at 0, as Hugging Face's
+  EXPECT_DOUBLE_EQ(recorder.steps[1].learningRate, 2.5e-3);
+  EXPECT_DOUBLE_EQ(recorder.steps[2].learningRate, 5e-3);
+  EXPECT_EQ(recorder.evals.size(), 3u);
+  for (const EvalMetrics& e : recorder.evals) EXPECT_NEAR(e.perplexity, std::exp(e.loss), 1e-9 * e.perplexity);
+  EXPECT_EQ(recorder.states.front(), TrainerState::Preparing);
+  EXPECT_EQ(recorder.states.back(), TrainerState::Completed);
+  EXPECT_TRUE(result.finalMetrics.count("eval/loss"));
+  EXPECT_TRUE(result.bestMetrics.count("eval/loss"));
+
+  store.flush();
+  EXPECT_EQ(store.metrics(runId, "train/loss").size(), 6u);
+  EXPECT_EQ(store.metrics(runId, "eval/loss").size(), 3u);
+  EXPECT_FALSE(store.memory(runId).empty());
+  EXPECT_FALSE(store.events(runId).empty());
+  EXPECT_EQ(store.run(runId)->status, RunStatus::Completed);
+
+  std::vector<std::string> kept;
+  for (const auto& e : fs::directory_iterator(c.outputDir + "/checkpoints")) kept.push_back(e.path().filename().string());
+  std::sort(kept.begin(), kept.end());
+  EXPECT_EQ(kept, (std::vector<std::string>{"step-00000005", "step-00000006"}));
+}
+
+TEST_F(TrainerTest, NonFiniteLossStopsWithAClearStateAndNoUpdate) {
+  RunConfig c = config("nan");
+  c.train.saveEvery = 1;
+  Recorder recorder;
+  recorder.stopAfter = 0;
+  TrainerOptions options;
+  options.stopAfterStep = 2;
+  {
+    Trainer trainer(c, nullptr, options);
+    trainer.setup();
+    ASSERT_EQ(trainer.run().state, TrainerState::Stopped);
+  }
+  Trainer trainer(c, &recorder);
+  trainer.setup();
+  const std::string good = *latestCheckpoint(c.outputDir + "/checkpoints");
+  trainer.resumeFrom(good);
+  at::Tensor& poisoned = const_cast<at::Tensor&>(trainer.trainableParameters()[0].second);
+  {
+    torch::NoGradGuard noGrad;
+    poisoned.fill_(std::numeric_limits<float>::quiet_NaN());
+  }
+  const TrainResult result = trainer.run();
+  EXPECT_EQ(result.state, TrainerState::Failed);
+  EXPECT_NE(result.message.find("NaN at step 3"), std::string::npos) << result.message;
+  EXPECT_NE(result.message.find(good), std::string::npos) << result.message;
+  EXPECT_EQ(result.steps, 2);
+  EXPECT_EQ(*latestCheckpoint(c.outputDir + "/checkpoints"), good);
+  EXPECT_EQ(recorder.states.back(), TrainerState::Failed);
+}
+
+TEST_F(TrainerTest, ShouldStopEndsBetweenStepsWithACheckpoint) {
+  Recorder recorder;
+  recorder.stopAfter = 3;
+  Trainer trainer(config("stop"), &recorder);
+  trainer.setup();
+  const TrainResult result = trainer.run();
+  EXPECT_EQ(result.state, TrainerState::Stopped);
+  EXPECT_EQ(result.steps, 3);
+  EXPECT_EQ(fs::path(result.lastCheckpoint).filename(), "step-00000003");
+  const CheckpointData data = readCheckpoint(result.lastCheckpoint);
+  EXPECT_EQ(data.position.step, 3);
+  EXPECT_EQ(data.optimizerStep, 3);
+  EXPECT_FALSE(data.rngStates.empty());
+  // LoRA-FA's frozen A is saved too, so that B means the same thing when loaded.
+  bool hasA = false;
+  for (const auto& [name, t] : data.weights) hasA = hasA || name.find("lora_A") != std::string::npos;
+  EXPECT_TRUE(hasA);
+}
+
+TEST_F(TrainerTest, FullAndLoraMethodsTrainTheirParameters) {
+  for (TrainMethod method : {TrainMethod::Lora, TrainMethod::Full}) {
+    RunConfig c = config(std::string("m-") + toString(method));
+    c.adapter.method = method;
+    c.train.maxSteps = 2;
+    Trainer trainer(c);
+    trainer.setup();
+    EXPECT_EQ(trainer.run().state, TrainerState::Completed);
+    bool sawA = false, sawWeight = false;
+    for (const auto& [name, p] : trainer.trainableParameters()) {
+      sawA = sawA || name.find("lora_A") != std::string::npos;
+      sawWeight = sawWeight || name.find("c_attn.weight") != std::string::npos;
+    }
+    EXPECT_EQ(sawA, method == TrainMethod::Lora);
+    EXPECT_EQ(sawWeight, method == TrainMethod::Full);
+  }
+}
+
+TEST_F(TrainerTest, SetupErrorsNameTheProblem) {
+  RunConfig c = config("bad");
+  c.targets = "q_proj";
+  Trainer noTargets(c);
+  try {
+    noTargets.setup();
+    FAIL() << "expected an error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("c_attn"), std::string::npos) << e.what(); // lists what exists
+  }
+  c = config("bad2");
+  c.dataset.path = (m_root / "missing.jsonl").string();
+  Trainer noData(c);
+  EXPECT_THROW(noData.setup(), std::exception);
+}
+
+} // namespace
+} // namespace lorafa
