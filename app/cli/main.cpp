@@ -1,5 +1,6 @@
 // `lorafa`: the engine, headless.
 #include "TokenizeCommand.h"
+#include "TrainCommand.h"
 #include "lorafa/EngineInfo.h"
 #include "lorafa/ModelInspector.h"
 #include "lorafa/Version.h"
@@ -69,6 +70,28 @@ int main(int argc, char** argv) {
   tokenize->add_option("--input", tokenizeOptions.inputPath, "JSON Lines file (default: standard input as one text; with --decode, lines of ids)");
   tokenize->add_flag("--decode", tokenizeOptions.decode, "read lines of ids (or {\"ids\": [...]}) and print {\"text\": ...} lines");
   tokenize->add_flag("--no-special", tokenizeOptions.noSpecial, "no BOS/CLS/SEP when encoding; skip special tokens when decoding");
+  CLI::App* train = app.add_subcommand("train", "Train from a run configuration (YAML or JSON; see resources/examples)");
+  lorafa::cli::TrainCommandOptions trainOptions;
+  train->add_option("config", trainOptions.configPath, "run configuration file")->required();
+  train->add_option("--store", trainOptions.storePath, "run history database (default: $XDG_DATA_HOME/lorafa-studio/runs.db)");
+  train->footer("Example: lorafa train resources/examples/lora-fa.yaml\n"
+                "Exit codes: 0 completed, 1 failed (NaN, out of memory, I/O), 2 unusable configuration (no run recorded),\n"
+                "3 stopped by Ctrl-C/SIGTERM after a checkpoint.");
+  CLI::App* resume = app.add_subcommand("resume", "Continue a run from the newest checkpoint in its output folder");
+  resume->add_option("run", trainOptions.runId, "run id (see lorafa runs list)")->required();
+  resume->add_option("--store", trainOptions.storePath, "run history database");
+  resume->footer("Example: lorafa resume 12   (exit codes as for train)");
+  CLI::App* runs = app.add_subcommand("runs", "The run history: list, show or delete runs");
+  runs->require_subcommand(1);
+  std::string storePath;
+  std::int64_t runId = 0;
+  runs->add_option("--store", storePath, "run history database");
+  CLI::App* runsList = runs->add_subcommand("list", "All runs, newest first");
+  CLI::App* runsShow = runs->add_subcommand("show", "One run: status, metrics, events");
+  runsShow->add_option("run", runId, "run id")->required();
+  CLI::App* runsDelete = runs->add_subcommand("delete", "Remove a run from the history (its output folder stays)");
+  runsDelete->add_option("run", runId, "run id")->required();
+  runs->footer("Examples: lorafa runs list; lorafa runs show 3; lorafa runs --store my.db delete 3");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -79,6 +102,16 @@ int main(int argc, char** argv) {
       printInspection(lorafa::inspectModelDirectory(modelDir), targets);
     } else if (tokenize->parsed()) {
       lorafa::cli::runTokenize(tokenizeOptions, std::cin, std::cout);
+    } else if (train->parsed()) {
+      return lorafa::cli::runTrain(trainOptions, std::cout, std::cerr);
+    } else if (resume->parsed()) {
+      return lorafa::cli::runResume(trainOptions, std::cout, std::cerr);
+    } else if (runsList->parsed()) {
+      return lorafa::cli::runRunsList(storePath, std::cout);
+    } else if (runsShow->parsed()) {
+      return lorafa::cli::runRunsShow(storePath, runId, std::cout, std::cerr);
+    } else if (runsDelete->parsed()) {
+      return lorafa::cli::runRunsDelete(storePath, runId, std::cout, std::cerr);
     }
   } catch (const std::exception& error) {
     std::cerr << "lorafa: error: " << error.what() << "\n";

@@ -58,6 +58,11 @@ public:
   const TokenizedDataset& trainRows() const { return m_train; }
   const TokenizedDataset& validationRows() const { return m_validation; }
   c10::Device device() const { return m_device; }
+  /// Where metrics go from now on (the CLI records a run only once setup has succeeded).
+  void setRunStore(RunStore* store, std::int64_t runId) {
+    m_options.store = store;
+    m_options.runId = runId;
+  }
   /// Writes a checkpoint of the current state to output_dir/checkpoints/step-N.
   std::string saveCheckpoint();
 

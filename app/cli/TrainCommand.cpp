@@ -1,0 +1,249 @@
+#include "TrainCommand.h"
+
+#include "lorafa/CpuMemoryTracker.h"
+#include "lorafa/RunConfig.h"
+#include "lorafa/RunStore.h"
+#include "lorafa/TrainingSession.h"
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace lorafa::cli {
+namespace {
+
+std::atomic<bool> g_stopRequested{false};
+
+extern "C" void onStopSignal(int) { g_stopRequested = true; }
+
+std::string fixed(double value, int digits) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", digits, value);
+  return text;
+}
+
+std::string scientific(double value) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.3e", value);
+  return text;
+}
+
+/// Plain log lines, one per step and evaluation: readable in a terminal and in a log file alike.
+class PrintingObserver : public TrainerObserver {
+public:
+  explicit PrintingObserver(std::ostream& out) : m_out(out) {}
+  void onStep(const StepMetrics& m) override {
+    m_out << "step " << m.step << "/" << m.totalSteps << " epoch " << m.epoch << " loss " << fixed(m.loss, 4) << " lr "
+          << scientific(m.learningRate) << " grad_norm " << fixed(m.gradNorm, 3) << " tokens/s "
+          << fixed(m.tokensPerSecond, 0) << " step_ms " << fixed(m.stepTimeMs, 0) << " mem "
+          << formatBytes(m.memoryCurrentBytes) << " peak " << formatBytes(m.memoryPeakBytes) << std::endl;
+  }
+  void onEval(const EvalMetrics& m) override {
+    m_out << "eval step " << m.step << " loss " << fixed(m.loss, 4) << " perplexity " << fixed(m.perplexity, 3);
+    if (m.accuracy) m_out << " accuracy " << fixed(*m.accuracy, 4);
+    m_out << " rows " << m.rows << std::endl;
+  }
+  void onLog(LogLevel level, const std::string& message) override {
+    m_out << (level == LogLevel::Info ? "info: " : level == LogLevel::Warning ? "warning: " : "error: ") << message
+          << std::endl;
+  }
+  bool shouldStop() override { return g_stopRequested; }
+
+private:
+  std::ostream& m_out;
+};
+
+RunStatus statusOf(TrainerState state) {
+  switch (state) {
+  case TrainerState::Completed: return RunStatus::Completed;
+  case TrainerState::Stopped: return RunStatus::Stopped;
+  default: return RunStatus::Failed;
+  }
+}
+
+int exitCodeOf(TrainerState state) {
+  return state == TrainerState::Completed ? kExitOk : state == TrainerState::Stopped ? kExitStopped : kExitFailed;
+}
+
+/// Sets up, records the run, trains, finishes the record. Setup errors return kExitBadConfig
+/// before anything is recorded.
+int train(const RunConfig& config, const std::string& storePath, const std::optional<std::int64_t>& resumedFrom,
+          std::ostream& out, std::ostream& err) {
+  CpuMemoryTracker::instance().install(); // memory figures on the CPU
+  PrintingObserver observer(out);
+  RunStore store(storePath);
+  std::int64_t runId = 0;
+  std::unique_ptr<TrainingSession> session = TrainingSession::create(config, &observer);
+  std::optional<std::string> checkpoint;
+  try {
+    if (resumedFrom) {
+      checkpoint = latestCheckpointIn(config.outputDir);
+      if (!checkpoint) {
+        err << "lorafa: error: run " << *resumedFrom << " has no checkpoint in " << config.outputDir << "/checkpoints\n";
+        return kExitBadConfig;
+      }
+    }
+    session->setup();
+  } catch (const std::exception& e) {
+    err << "lorafa: error: " << e.what() << "\n";
+    return kExitBadConfig;
+  }
+  NewRun run;
+  run.name = config.name.empty() ? std::filesystem::path(config.outputDir).filename().string() : config.name;
+  run.method = toString(config.adapter.method);
+  run.modelPath = config.modelPath;
+  run.datasetPath = config.dataset.path;
+  run.configText = toJson(config); // resolved paths: `lorafa resume` can rebuild the run from it
+  run.outputDir = config.outputDir;
+  run.resumedFrom = resumedFrom;
+  runId = store.createRun(run);
+  session->setRunStore(&store, runId);
+  if (checkpoint) {
+    try {
+      session->resumeFrom(*checkpoint);
+    } catch (const std::exception& e) {
+      store.finishRun(runId, RunStatus::Failed, e.what());
+      err << "lorafa: error: " << e.what() << "\n";
+      return kExitFailed;
+    }
+  }
+  store.startRun(runId);
+  out << "run " << runId << ": " << run.name << " (" << run.method << "), " << session->trainRows() << " training rows, "
+      << session->validationRows() << " validation rows, " << session->totalSteps() << " steps; store " << store.path()
+      << std::endl;
+  std::signal(SIGINT, onStopSignal);
+  std::signal(SIGTERM, onStopSignal);
+  const TrainResult result = session->run();
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  store.finishRun(runId, statusOf(result.state), result.message, result.finalMetrics, result.bestMetrics,
+                  result.peakMemoryBytes);
+  (result.state == TrainerState::Completed ? out : err)
+      << "run " << runId << " " << toString(statusOf(result.state)) << ": " << result.message
+      << (result.lastCheckpoint.empty() ? "" : "; checkpoint " + result.lastCheckpoint) << std::endl;
+  return exitCodeOf(result.state);
+}
+
+std::string formatTime(std::int64_t ms) {
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  localtime_r(&seconds, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M", &tm);
+  return text;
+}
+
+} // namespace
+
+std::string resolveStorePath(const std::string& given) {
+  return given.empty() ? defaultRunStorePath(std::getenv("XDG_DATA_HOME"), std::getenv("HOME")) : given;
+}
+
+int runTrain(const TrainCommandOptions& options, std::ostream& out, std::ostream& err) {
+  RunConfig config;
+  try {
+    config = loadRunConfig(options.configPath);
+  } catch (const ConfigError& e) {
+    err << "lorafa: error: " << e.what() << "\n";
+    return kExitBadConfig;
+  }
+  return train(config, resolveStorePath(options.storePath), std::nullopt, out, err);
+}
+
+int runResume(const TrainCommandOptions& options, std::ostream& out, std::ostream& err) {
+  const std::string storePath = resolveStorePath(options.storePath);
+  std::optional<RunInfo> info;
+  {
+    RunStore store(storePath);
+    info = store.run(options.runId);
+  }
+  if (!info) {
+    err << "lorafa: error: no run " << options.runId << " in " << storePath << "\n";
+    return kExitBadConfig;
+  }
+  RunConfig config;
+  try {
+    config = parseRunConfig(info->configText, "run " + std::to_string(options.runId) + " config.json");
+  } catch (const ConfigError& e) {
+    err << "lorafa: error: " << e.what() << "\n";
+    return kExitBadConfig;
+  }
+  return train(config, storePath, options.runId, out, err);
+}
+
+int runRunsList(const std::string& storePath, std::ostream& out) {
+  RunStore store(resolveStorePath(storePath));
+  const std::vector<RunInfo> runs = store.listRuns();
+  if (runs.empty()) {
+    out << "no runs in " << store.path() << "\n";
+    return kExitOk;
+  }
+  char line[512];
+  std::snprintf(line, sizeof line, "%-5s %-12s %-8s %-16s %6s %10s %10s  %s\n", "id", "status", "method", "created",
+                "step", "train/loss", "eval/loss", "name");
+  out << line;
+  for (const RunInfo& r : runs) {
+    auto metric = [&](const char* name) {
+      const auto it = r.finalMetrics.find(name);
+      return it == r.finalMetrics.end() ? std::string("-") : fixed(it->second, 4);
+    };
+    std::snprintf(line, sizeof line, "%-5lld %-12s %-8s %-16s %6lld %10s %10s  %s\n", static_cast<long long>(r.id),
+                  toString(r.status), r.method.c_str(), formatTime(r.createdAtMs).c_str(),
+                  static_cast<long long>(r.lastStep), metric("train/loss").c_str(), metric("eval/loss").c_str(),
+                  r.name.c_str());
+    out << line;
+  }
+  return kExitOk;
+}
+
+int runRunsShow(const std::string& storePath, std::int64_t runId, std::ostream& out, std::ostream& err) {
+  RunStore store(resolveStorePath(storePath));
+  const std::optional<RunInfo> r = store.run(runId);
+  if (!r) {
+    err << "lorafa: error: no run " << runId << " in " << store.path() << "\n";
+    return kExitFailed;
+  }
+  out << "run " << r->id << ": " << r->name << "\n"
+      << "status: " << toString(r->status) << (r->message.empty() ? "" : " (" + r->message + ")") << "\n"
+      << "method: " << r->method << "\n"
+      << "model: " << r->modelPath << "\n"
+      << "dataset: " << r->datasetPath << "\n"
+      << "output: " << r->outputDir << "\n"
+      << "created: " << formatTime(r->createdAtMs) << "\n";
+  if (r->resumedFrom) out << "resumed from: run " << *r->resumedFrom << "\n";
+  out << "last step: " << r->lastStep << "\n"
+      << "peak memory: " << formatBytes(r->peakMemoryBytes) << "\n";
+  for (const auto& [name, value] : r->finalMetrics) out << "final " << name << ": " << fixed(value, 4) << "\n";
+  for (const auto& [name, value] : r->bestMetrics) out << "best " << name << ": " << fixed(value, 4) << "\n";
+  std::map<std::string, std::pair<std::size_t, MetricPoint>> series;
+  for (const MetricPoint& p : store.metrics(runId)) {
+    auto& s = series[p.name];
+    ++s.first;
+    s.second = p;
+  }
+  for (const auto& [name, s] : series) {
+    out << "metric " << name << ": " << s.first << " points, last " << fixed(s.second.value, 4) << " at step "
+        << s.second.step << "\n";
+  }
+  for (const RunEvent& e : store.events(runId)) out << formatTime(e.timestampMs) << " " << e.level << ": " << e.message << "\n";
+  return kExitOk;
+}
+
+int runRunsDelete(const std::string& storePath, std::int64_t runId, std::ostream& out, std::ostream& err) {
+  RunStore store(resolveStorePath(storePath));
+  if (!store.run(runId)) {
+    err << "lorafa: error: no run " << runId << " in " << store.path() << "\n";
+    return kExitFailed;
+  }
+  store.deleteRun(runId);
+  out << "deleted run " << runId << " (its output folder is kept)\n";
+  return kExitOk;
+}
+
+} // namespace lorafa::cli

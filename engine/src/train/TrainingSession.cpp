@@ -1,0 +1,43 @@
+#include "lorafa/TrainingSession.h"
+
+#include "train/Checkpoint.h"
+#include "train/Trainer.h"
+
+#include <filesystem>
+
+namespace lorafa {
+namespace {
+
+class TrainerSession : public TrainingSession {
+public:
+  TrainerSession(const RunConfig& config, TrainerObserver* observer, TrainerOptions options)
+      : m_trainer(config, observer, options) {}
+  void setup() override { m_trainer.setup(); }
+  void setRunStore(RunStore* store, std::int64_t runId) override { m_trainer.setRunStore(store, runId); }
+  void resumeFrom(const std::string& directory) override { m_trainer.resumeFrom(directory); }
+  TrainResult run() override { return m_trainer.run(); }
+  std::int64_t totalSteps() const override { return m_trainer.totalSteps(); }
+  std::int64_t trainRows() const override { return static_cast<std::int64_t>(m_trainer.trainRows().rows.size()); }
+  std::int64_t validationRows() const override {
+    return static_cast<std::int64_t>(m_trainer.validationRows().rows.size());
+  }
+
+private:
+  Trainer m_trainer;
+};
+
+} // namespace
+
+std::unique_ptr<TrainingSession> TrainingSession::create(const RunConfig& config, TrainerObserver* observer,
+                                                         RunStore* store, std::int64_t runId) {
+  TrainerOptions options;
+  options.store = store;
+  options.runId = runId;
+  return std::make_unique<TrainerSession>(config, observer, options);
+}
+
+std::optional<std::string> latestCheckpointIn(const std::string& outputDir) {
+  return latestCheckpoint((std::filesystem::path(outputDir) / "checkpoints").string());
+}
+
+} // namespace lorafa
