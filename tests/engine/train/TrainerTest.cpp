@@ -1,5 +1,6 @@
 #include "train/Trainer.h"
 
+#include "lorafa/CpuMemoryTracker.h"
 #include "lorafa/RunStore.h"
 #include "lorafa/Tokenizer.h"
 #include "models/ModelConfig.h"
@@ -9,6 +10,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <random>
 
@@ -270,6 +272,97 @@ TEST_F(TrainerTest, SetupErrorsNameTheProblem) {
   c.dataset.path = (m_root / "missing.jsonl").string();
   Trainer noData(c);
   EXPECT_THROW(noData.setup(), std::exception);
+}
+
+TEST_F(TrainerTest, ProjectedBUpdateTrainsLoraFa) {
+  RunConfig c = config("projected");
+  c.optim.projectedB = true;
+  c.adapter.dropout = 0.0;
+  c.dataset.validationFraction = 0.0;
+  c.train.batchSize = 16;
+  c.train.gradAccumulation = 1;
+  c.train.maxSteps = 4;
+  c.adapter.alpha = 32;
+  c.optim.learningRate = 3e-2;
+  c.optim.schedule = LrSchedule::Constant;
+  Recorder recorder;
+  Trainer trainer(c, &recorder);
+  trainer.setup();
+  ASSERT_EQ(trainer.run().state, TrainerState::Completed);
+  ASSERT_EQ(recorder.steps.size(), 4u);
+  EXPECT_LT(recorder.steps.back().loss, recorder.steps.front().loss);
+}
+
+TEST_F(TrainerTest, OutOfMemoryFailsTheRunAndLeavesTheProcessUsable) {
+  CpuMemoryTracker::instance().install();
+  RunConfig c = config("oom");
+  c.train.maxSteps = 2;
+  Trainer trainer(c);
+  trainer.setup();
+  TrainResult result;
+  {
+    // Room for a few small tensors, not for a step's activations and logits.
+    ScopedMemoryBudget budget(CpuMemoryTracker::instance().currentBytes() + (1 << 20));
+    result = trainer.run();
+  }
+  EXPECT_EQ(result.state, TrainerState::Failed);
+  EXPECT_NE(result.message.find("out of memory at step 1"), std::string::npos) << result.message;
+  EXPECT_NE(result.message.find("peak"), std::string::npos) << result.message;
+  EXPECT_NE(result.message.find("smaller batch_size"), std::string::npos) << result.message;
+
+  Trainer again(config("after-oom"));
+  again.setup();
+  EXPECT_EQ(again.run().state, TrainerState::Completed);
+}
+
+TEST_F(TrainerTest, ClassificationReportsAccuracy) {
+  const auto tokenizer = Tokenizer::load(kFixtures + "/tokenizers/bert");
+  const std::string json = R"({"model_type": "bert", "architectures": ["BertForSequenceClassification"],
+    "vocab_size": )" + std::to_string(tokenizer->vocabSize()) +
+                           R"(, "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
+    "num_attention_heads": 4, "max_position_embeddings": 64, "type_vocab_size": 2, "pad_token_id": 0,
+    "id2label": {"0": "ham", "1": "spam"}, "label2id": {"ham": 0, "spam": 1}})";
+  auto model = createModel(ModelConfig::fromJson(json, "<tiny bert>"), torch::dtype(torch::kFloat));
+  initializeRandom(*model, 5);
+  const std::string modelDir = (m_root / "bert").string();
+  saveModelCheckpoint(*model, modelDir);
+  const std::string data = (m_root / "spam.csv").string();
+  {
+    std::ofstream csv(data);
+    csv << "text,label\n";
+    for (int i = 0; i < 8; ++i) {
+      csv << "\"win a free prize now, click here " << i << "\",spam\n";
+      csv << "\"see you at the meeting on monday " << i << "\",ham\n";
+    }
+  }
+  RunConfig c = config("cls");
+  c.modelPath = modelDir;
+  c.tokenizerPath = kFixtures + "/tokenizers/bert";
+  c.dataset.path = data;
+  c.dataset.format = DatasetFormat::Classification;
+  c.dataset.validationFraction = 0.25;
+  c.targets = "query,value";
+  c.adapter.dropout = 0.0;
+  c.train.maxSteps = 4;
+  c.train.batchSize = 4;
+  c.train.gradAccumulation = 1;
+  c.train.maxSeqLen = 32;
+  c.train.evalEvery = 4;
+  Recorder recorder;
+  Trainer trainer(c, &recorder);
+  trainer.setup();
+  const TrainResult result = trainer.run();
+  ASSERT_EQ(result.state, TrainerState::Completed) << result.message;
+  ASSERT_EQ(recorder.evals.size(), 1u);
+  ASSERT_TRUE(recorder.evals[0].accuracy.has_value());
+  EXPECT_GE(*recorder.evals[0].accuracy, 0.0);
+  EXPECT_LE(*recorder.evals[0].accuracy, 1.0);
+  EXPECT_EQ(recorder.evals[0].rows, 4);
+  EXPECT_TRUE(result.finalMetrics.count("eval/accuracy"));
+  // The classifier head trains next to the adapters (PEFT's modules_to_save).
+  bool head = false;
+  for (const auto& [name, p] : trainer.trainableParameters()) head = head || name.find("classifier") != std::string::npos;
+  EXPECT_TRUE(head);
 }
 
 } // namespace
