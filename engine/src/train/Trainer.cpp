@@ -251,6 +251,9 @@ CheckpointData Trainer::checkpointData() const {
 
 std::string Trainer::saveCheckpoint() {
   setState(TrainerState::Saving);
+  // Every metric up to this step is committed before the checkpoint exists: a run killed later and
+  // resumed from here continues the history without a gap.
+  if (m_options.store) m_options.store->flush();
   const std::string checkpoints = (std::filesystem::path(m_config.outputDir) / "checkpoints").string();
   const std::string folder = checkpointFolder(checkpoints, m_position.step);
   writeCheckpoint(folder, checkpointData());
