@@ -13,7 +13,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <iostream>
 #include <sstream>
+
+#include <unistd.h>
 
 namespace lorafa::cli {
 namespace {
@@ -34,29 +37,66 @@ std::string scientific(double value) {
   return text;
 }
 
-/// Plain log lines, one per step and evaluation: readable in a terminal and in a log file alike.
+std::string duration(double seconds) {
+  const auto s = static_cast<long long>(seconds + 0.5);
+  char text[32];
+  if (s >= 3600) std::snprintf(text, sizeof text, "%lldh%02lldm", s / 3600, s / 60 % 60);
+  else std::snprintf(text, sizeof text, "%lldm%02llds", s / 60, s % 60);
+  return text;
+}
+
+/// On a terminal: one progress line redrawn in place (bar, ETA, live loss and memory). Otherwise
+/// plain log lines, one per step and evaluation, for log files and pipes.
 class PrintingObserver : public TrainerObserver {
 public:
-  explicit PrintingObserver(std::ostream& out) : m_out(out) {}
+  PrintingObserver(std::ostream& out, bool terminal) : m_out(out), m_terminal(terminal) {}
+  ~PrintingObserver() override { endBar(); }
   void onStep(const StepMetrics& m) override {
+    if (m_terminal) {
+      drawBar(m);
+      return;
+    }
     m_out << "step " << m.step << "/" << m.totalSteps << " epoch " << m.epoch << " loss " << fixed(m.loss, 4) << " lr "
           << scientific(m.learningRate) << " grad_norm " << fixed(m.gradNorm, 3) << " tokens/s "
           << fixed(m.tokensPerSecond, 0) << " step_ms " << fixed(m.stepTimeMs, 0) << " mem "
           << formatBytes(m.memoryCurrentBytes) << " peak " << formatBytes(m.memoryPeakBytes) << std::endl;
   }
   void onEval(const EvalMetrics& m) override {
+    endBar();
     m_out << "eval step " << m.step << " loss " << fixed(m.loss, 4) << " perplexity " << fixed(m.perplexity, 3);
     if (m.accuracy) m_out << " accuracy " << fixed(*m.accuracy, 4);
     m_out << " rows " << m.rows << std::endl;
   }
   void onLog(LogLevel level, const std::string& message) override {
+    endBar();
     m_out << (level == LogLevel::Info ? "info: " : level == LogLevel::Warning ? "warning: " : "error: ") << message
           << std::endl;
   }
   bool shouldStop() override { return g_stopRequested; }
 
 private:
+  void drawBar(const StepMetrics& m) {
+    m_secondsSum += m.stepTimeMs / 1000.0;
+    ++m_stepsSeen;
+    const double eta = m_secondsSum / static_cast<double>(m_stepsSeen) * static_cast<double>(m.totalSteps - m.step);
+    const int width = 24;
+    const int filled = m.totalSteps > 0 ? static_cast<int>(width * m.step / m.totalSteps) : 0;
+    m_out << "\r[" << std::string(static_cast<std::size_t>(filled), '#') << std::string(static_cast<std::size_t>(width - filled), '.')
+          << "] " << m.step << "/" << m.totalSteps << " loss " << fixed(m.loss, 4) << " lr " << scientific(m.learningRate)
+          << " " << fixed(m.tokensPerSecond, 0) << " tok/s mem " << formatBytes(m.memoryCurrentBytes) << " ETA "
+          << duration(eta) << "   " << std::flush;
+    m_barShown = true;
+  }
+  void endBar() {
+    if (m_barShown) m_out << "\n";
+    m_barShown = false;
+  }
+
   std::ostream& m_out;
+  bool m_terminal;
+  bool m_barShown = false;
+  double m_secondsSum = 0.0;
+  std::int64_t m_stepsSeen = 0;
 };
 
 RunStatus statusOf(TrainerState state) {
@@ -76,7 +116,7 @@ int exitCodeOf(TrainerState state) {
 int train(const RunConfig& config, const std::string& storePath, const std::optional<std::int64_t>& resumedFrom,
           std::ostream& out, std::ostream& err) {
   CpuMemoryTracker::instance().install(); // memory figures on the CPU
-  PrintingObserver observer(out);
+  PrintingObserver observer(out, &out == &std::cout && ::isatty(STDOUT_FILENO));
   RunStore store(storePath);
   std::int64_t runId = 0;
   std::unique_ptr<TrainingSession> session = TrainingSession::create(config, &observer);

@@ -77,6 +77,9 @@ struct RunConfig {
   DatasetConfig dataset;
   AdapterConfig adapter; ///< adapter.method is the run's method (lora-fa, lora, full)
   std::string targets = "all-linear"; ///< a TargetSpec::parse text
+  /// Pretraining: the model folder's config.json only, weights drawn at random from the seed
+  /// (method must be full). For small models.
+  bool pretrain = false;
   OptimConfig optim;
   TrainConfig train;
   std::string outputDir;

@@ -36,12 +36,13 @@ struct StepMetrics {
   std::int64_t memoryPeakBytes = 0;    ///< since the run started
 };
 
-/// One pass over the validation rows.
+/// One pass over the validation rows (also at step 0, before training, as the baseline).
 struct EvalMetrics {
   std::int64_t step = 0;
   double loss = 0.0;
   double perplexity = 0.0;         ///< exp(loss)
   std::optional<double> accuracy;  ///< classification only
+  std::optional<double> f1;        ///< classification only: macro F1
   std::int64_t rows = 0;
 };
 

@@ -259,6 +259,7 @@ void readConfig(const Node& root, Reader& r, RunConfig& c) {
     {"model", setString(c.modelPath, &haveModel)},
     {"tokenizer", setString(c.tokenizerPath)},
     {"output_dir", setString(c.outputDir, &haveOutput)},
+    {"pretrain", setBool(c.pretrain)},
     {"method", [&](const Node& v, const std::string& key) {
        if (auto s = r.str(v, key)) {
          const auto m = parseTrainMethod(*s);
@@ -401,6 +402,9 @@ void readConfig(const Node& root, Reader& r, RunConfig& c) {
   if (c.train.device == "cpu" && c.train.precision != Precision::Fp32) {
     r.problem(0, "train.precision", std::string(toString(c.train.precision)) + " needs a CUDA device; use fp32 on cpu");
   }
+  if (c.pretrain && c.adapter.method != TrainMethod::Full) {
+    r.problem(0, "pretrain", "needs method: full (every weight trains from random initialisation)");
+  }
   if (c.optim.projectedB && c.adapter.method != TrainMethod::LoraFa) {
     r.problem(0, "optim.projected_b", "applies to method lora-fa only");
   }
@@ -462,7 +466,7 @@ RunConfig loadRunConfig(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   RunConfig config = parseRunConfig(text.str(), path);
-  const std::filesystem::path base = std::filesystem::path(path).parent_path();
+  const std::filesystem::path base = std::filesystem::absolute(path).parent_path();
   auto resolve = [&](std::string& p) {
     if (!p.empty() && std::filesystem::path(p).is_relative()) p = (base / p).lexically_normal().string();
   };
@@ -480,6 +484,7 @@ std::string toJson(const RunConfig& c) {
   j["tokenizer"] = c.tokenizerPath;
   j["output_dir"] = c.outputDir;
   j["method"] = toString(c.adapter.method);
+  j["pretrain"] = c.pretrain;
   j["dataset"] = {{"path", c.dataset.path},
                   {"format", toString(c.dataset.format)},
                   {"template", c.dataset.chatTemplate.empty() ? "auto" : c.dataset.chatTemplate},

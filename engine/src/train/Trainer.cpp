@@ -162,7 +162,13 @@ void Trainer::setup() {
     throw std::invalid_argument(c.dataset.path + ": no training rows left after tokenization");
   }
 
-  m_model = loadModel(c.modelPath, at::TensorOptions().dtype(at::kFloat).device(m_device));
+  if (c.pretrain) {
+    m_model = createModel(ModelConfig::fromFile((std::filesystem::path(c.modelPath) / "config.json").string()),
+                          at::TensorOptions().dtype(at::kFloat).device(m_device));
+    initializeRandom(*m_model, c.train.seed);
+  } else {
+    m_model = loadModel(c.modelPath, at::TensorOptions().dtype(at::kFloat).device(m_device));
+  }
   const ModelConfig& mc = m_model->config();
   if (mc.family == ModelFamily::T5) {
     throw std::invalid_argument(c.modelPath + ": encoder-decoder (T5) training is not implemented yet");
@@ -426,6 +432,9 @@ EvalMetrics Trainer::evaluate() {
   double lossSum = 0.0;
   std::int64_t counted = 0;
   std::int64_t correct = 0;
+  const std::int64_t classes = static_cast<std::int64_t>(m_validation.labelNames.size());
+  std::vector<std::int64_t> truePositives(static_cast<std::size_t>(classes)), predicted(static_cast<std::size_t>(classes)),
+      actual(static_cast<std::size_t>(classes));
   for (const auto& rows :
        batchOrder(m_validation.rows.size(), static_cast<std::size_t>(m_config.train.batchSize), false, 0, 0)) {
     const Batch b = collate(m_validation, rows);
@@ -436,7 +445,17 @@ EvalMetrics Trainer::evaluate() {
     if (classification) {
       const at::Tensor labels = longTensor(b.labels, b.rows, 1, m_device).view({b.rows});
       lossSum += at::cross_entropy_loss(logits, labels, {}, at::Reduction::Sum).item<double>();
-      correct += at::argmax(logits, -1).eq(labels).sum().item<std::int64_t>();
+      const at::Tensor guess = at::argmax(logits, -1).cpu();
+      for (std::int64_t r = 0; r < b.rows; ++r) {
+        const std::int64_t g = guess[r].item<std::int64_t>();
+        const std::int64_t want = b.labels[static_cast<std::size_t>(r)];
+        if (g >= 0 && g < classes) ++predicted[static_cast<std::size_t>(g)];
+        if (want >= 0 && want < classes) ++actual[static_cast<std::size_t>(want)];
+        if (g == want) {
+          ++correct;
+          if (want >= 0 && want < classes) ++truePositives[static_cast<std::size_t>(want)];
+        }
+      }
       counted += b.rows;
     } else {
       const at::Tensor labels = longTensor(b.labels, b.rows, b.columns, m_device).slice(1, 1).reshape({-1});
@@ -450,11 +469,24 @@ EvalMetrics Trainer::evaluate() {
   m_model->train();
   metrics.loss = lossSum / static_cast<double>(std::max<std::int64_t>(1, counted));
   metrics.perplexity = std::exp(metrics.loss);
-  if (classification) metrics.accuracy = static_cast<double>(correct) / static_cast<double>(std::max<std::int64_t>(1, counted));
+  if (classification) {
+    metrics.accuracy = static_cast<double>(correct) / static_cast<double>(std::max<std::int64_t>(1, counted));
+    // Macro F1 over the classes present in the validation rows or predicted.
+    double f1Sum = 0.0;
+    int present = 0;
+    for (std::size_t k = 0; k < truePositives.size(); ++k) {
+      if (actual[k] == 0 && predicted[k] == 0) continue;
+      ++present;
+      const double denominator = static_cast<double>(actual[k] + predicted[k]);
+      f1Sum += 2.0 * static_cast<double>(truePositives[k]) / denominator;
+    }
+    metrics.f1 = present > 0 ? f1Sum / present : 0.0;
+  }
   if (m_observer) m_observer->onEval(metrics);
   if (m_options.store) {
     std::vector<MetricPoint> points{{metrics.step, "eval/loss", metrics.loss}, {metrics.step, "eval/perplexity", metrics.perplexity}};
     if (metrics.accuracy) points.push_back({metrics.step, "eval/accuracy", *metrics.accuracy});
+    if (metrics.f1) points.push_back({metrics.step, "eval/f1", *metrics.f1});
     m_options.store->appendMetrics(m_options.runId, points);
   }
   setState(TrainerState::Running);
@@ -480,12 +512,14 @@ TrainResult Trainer::run() {
     result.finalMetrics["eval/loss"] = e.loss;
     result.finalMetrics["eval/perplexity"] = e.perplexity;
     if (e.accuracy) result.finalMetrics["eval/accuracy"] = *e.accuracy;
+    if (e.f1) result.finalMetrics["eval/f1"] = *e.f1;
     if (e.loss < m_position.bestEvalLoss) {
       m_position.bestEvalLoss = e.loss;
       m_position.evalsWithoutImprovement = 0;
       result.bestMetrics["eval/loss"] = e.loss;
       result.bestMetrics["eval/perplexity"] = e.perplexity;
       if (e.accuracy) result.bestMetrics["eval/accuracy"] = *e.accuracy;
+      if (e.f1) result.bestMetrics["eval/f1"] = *e.f1;
     } else {
       ++m_position.evalsWithoutImprovement;
     }
@@ -497,6 +531,8 @@ TrainResult Trainer::run() {
   std::vector<std::vector<std::size_t>> order;
   std::int64_t lastEvalStep = -1;
   try {
+    // The untrained model's validation loss: the baseline every later evaluation is compared to.
+    if (m_position.step == 0 && !m_validation.rows.empty()) recordEval(evaluate());
     while (m_position.step < m_totalSteps) {
       if (m_observer && m_observer->shouldPause() && !m_observer->shouldStop()) {
         setState(TrainerState::Paused);

@@ -126,6 +126,9 @@ TEST(RunConfigTest, PrecisionNeedsCudaAndProjectedBNeedsLoraFa) {
                                        "method: lora\noptim:\n  projected_b: true\ntrain:\n  precision: bf16\n  device: cpu\n",
                                    "p.yaml");
   EXPECT_EQ(e.problems().size(), 2u) << e.what();
+  const ConfigError pretrain = parseError(std::string(kMinimalYaml) + "pretrain: true\n", "pre.yaml");
+  EXPECT_NE(std::string(pretrain.what()).find("pretrain: needs method: full"), std::string::npos) << pretrain.what();
+  EXPECT_TRUE(parseRunConfig(std::string(kMinimalYaml) + "pretrain: true\nmethod: full\n", "pre.yaml").pretrain);
 }
 
 TEST(RunConfigTest, UnreadableFileIsAConfigError) {

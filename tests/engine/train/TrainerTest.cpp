@@ -171,7 +171,9 @@ TEST_F(TrainerTest, ReportsToObserverAndRunStoreAndKeepsLastCheckpoints) {
   EXPECT_DOUBLE_EQ(recorder.steps[0].learningRate, 0.0); // warmup starts at 0, as Hugging Face's
   EXPECT_DOUBLE_EQ(recorder.steps[1].learningRate, 2.5e-3);
   EXPECT_DOUBLE_EQ(recorder.steps[2].learningRate, 5e-3);
-  EXPECT_EQ(recorder.evals.size(), 3u);
+  ASSERT_EQ(recorder.evals.size(), 4u); // the baseline at step 0, then every 2 steps
+  EXPECT_EQ(recorder.evals[0].step, 0);
+  EXPECT_LT(recorder.evals.back().loss, recorder.evals.front().loss) << "training should lower the validation loss";
   for (const EvalMetrics& e : recorder.evals) EXPECT_NEAR(e.perplexity, std::exp(e.loss), 1e-9 * e.perplexity);
   EXPECT_EQ(recorder.states.front(), TrainerState::Preparing);
   EXPECT_EQ(recorder.states.back(), TrainerState::Completed);
@@ -180,7 +182,7 @@ TEST_F(TrainerTest, ReportsToObserverAndRunStoreAndKeepsLastCheckpoints) {
 
   store.flush();
   EXPECT_EQ(store.metrics(runId, "train/loss").size(), 6u);
-  EXPECT_EQ(store.metrics(runId, "eval/loss").size(), 3u);
+  EXPECT_EQ(store.metrics(runId, "eval/loss").size(), 4u);
   EXPECT_FALSE(store.memory(runId).empty());
   EXPECT_FALSE(store.events(runId).empty());
   EXPECT_EQ(store.run(runId)->status, RunStatus::Completed);
@@ -353,16 +355,38 @@ TEST_F(TrainerTest, ClassificationReportsAccuracy) {
   trainer.setup();
   const TrainResult result = trainer.run();
   ASSERT_EQ(result.state, TrainerState::Completed) << result.message;
-  ASSERT_EQ(recorder.evals.size(), 1u);
-  ASSERT_TRUE(recorder.evals[0].accuracy.has_value());
-  EXPECT_GE(*recorder.evals[0].accuracy, 0.0);
-  EXPECT_LE(*recorder.evals[0].accuracy, 1.0);
-  EXPECT_EQ(recorder.evals[0].rows, 4);
+  ASSERT_EQ(recorder.evals.size(), 2u);
+  const EvalMetrics& e = recorder.evals[1];
+  ASSERT_TRUE(e.accuracy.has_value());
+  ASSERT_TRUE(e.f1.has_value());
+  EXPECT_GE(*e.accuracy, 0.0);
+  EXPECT_LE(*e.accuracy, 1.0);
+  EXPECT_GE(*e.f1, 0.0);
+  EXPECT_LE(*e.f1, 1.0);
+  EXPECT_EQ(e.rows, 4);
   EXPECT_TRUE(result.finalMetrics.count("eval/accuracy"));
+  EXPECT_TRUE(result.finalMetrics.count("eval/f1"));
   // The classifier head trains next to the adapters (PEFT's modules_to_save).
   bool head = false;
   for (const auto& [name, p] : trainer.trainableParameters()) head = head || name.find("classifier") != std::string::npos;
   EXPECT_TRUE(head);
+}
+
+TEST_F(TrainerTest, PretrainStartsFromRandomWeightsOfTheConfig) {
+  RunConfig c = config("pretrain");
+  c.pretrain = true;
+  c.adapter.method = TrainMethod::Full;
+  c.train.maxSteps = 2;
+  Trainer a(c), b(c);
+  a.setup();
+  b.setup();
+  // Same seed, same start; and not the checkpoint's weights.
+  const auto loaded = loadModel(m_modelDir, torch::dtype(torch::kFloat));
+  const at::Tensor fromCheckpoint = loaded->named_parameters()["transformer.h.0.attn.c_attn.weight"];
+  const at::Tensor random = a.model().named_parameters()["transformer.h.0.attn.c_attn.weight"];
+  EXPECT_TRUE(torch::equal(random, b.model().named_parameters()["transformer.h.0.attn.c_attn.weight"]));
+  EXPECT_FALSE(torch::equal(random, fromCheckpoint));
+  EXPECT_EQ(a.run().state, TrainerState::Completed);
 }
 
 } // namespace
