@@ -59,8 +59,10 @@ struct TrainResult {
   std::string lastCheckpoint; ///< folder of the last good checkpoint; empty when none
 };
 
-/// The trainer's one callback interface (DESIGN §2). Every call comes from the training thread,
-/// between steps; none may block for long. shouldStop/shouldPause are polled between steps.
+/// The trainer's one callback interface (DESIGN §2). Calls come from the training thread between
+/// steps, except onMemory, which also comes from the trainer's sampler thread (every 250 ms while
+/// run() trains, so that a long step still gives live memory). None may block for long.
+/// shouldStop/shouldPause are polled between steps.
 class TrainerObserver {
 public:
   virtual ~TrainerObserver() = default;

@@ -96,7 +96,13 @@ void Trainer::log(LogLevel level, const std::string& message) {
   }
 }
 
+std::int64_t Trainer::peakMemoryBytes() {
+  std::lock_guard<std::mutex> lock(m_memoryMutex);
+  return m_peakMemoryBytes;
+}
+
 void Trainer::sampleMemory(bool force) {
+  std::lock_guard<std::mutex> lock(m_memoryMutex);
   if (!m_memory) return;
   const std::int64_t now = nowMs();
   // At least two samples a second while training (the UI's live chart), without sampling every
@@ -108,7 +114,7 @@ void Trainer::sampleMemory(bool force) {
   m_peakMemoryBytes = std::max(m_peakMemoryBytes, peak);
   if (m_observer) m_observer->onMemory(sample);
   if (m_options.store) {
-    m_options.store->appendMemory(m_options.runId, MemoryPoint{now, m_position.step, sample.cpuCurrentBytes,
+    m_options.store->appendMemory(m_options.runId, MemoryPoint{now, m_sampleStep.load(), sample.cpuCurrentBytes,
                                                                sample.cudaAllocatedBytes, sample.deviceUsedBytes});
   }
 }
@@ -501,7 +507,7 @@ TrainResult Trainer::run() {
     result.state = state;
     result.message = message;
     result.steps = m_position.step;
-    result.peakMemoryBytes = m_peakMemoryBytes;
+    result.peakMemoryBytes = peakMemoryBytes();
     result.lastCheckpoint = m_lastCheckpoint;
     if (state == TrainerState::Failed) log(LogLevel::Error, message);
     else if (!message.empty()) log(LogLevel::Info, message);
@@ -526,7 +532,24 @@ TrainResult Trainer::run() {
   };
 
   setState(TrainerState::Running);
+  m_sampleStep = m_position.step;
   sampleMemory(true);
+  // Samples memory at least twice a second for as long as run() trains, whatever a step's length.
+  struct Sampler {
+    Trainer& trainer;
+    std::atomic<bool> running{true};
+    std::thread thread;
+    explicit Sampler(Trainer& t) : trainer(t), thread([this] {
+      while (running) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        if (running) trainer.sampleMemory(false);
+      }
+    }) {}
+    ~Sampler() {
+      running = false;
+      thread.join();
+    }
+  } sampler(*this);
   std::int64_t orderEpoch = -1;
   std::vector<std::vector<std::size_t>> order;
   std::int64_t lastEvalStep = -1;
@@ -584,10 +607,15 @@ TrainResult Trainer::run() {
       step.tokens = outcome.tokens;
       step.stepTimeMs = seconds * 1000.0;
       step.tokensPerSecond = seconds > 0 ? static_cast<double>(outcome.tokens) / seconds : 0.0;
+      m_sampleStep = m_position.step;
       sampleMemory(true);
-      const MemorySample mem = m_memory->sample();
+      MemorySample mem;
+      {
+        std::lock_guard<std::mutex> lock(m_memoryMutex);
+        mem = m_memory->sample();
+      }
       step.memoryCurrentBytes = mem.cudaTracked ? mem.cudaAllocatedBytes : mem.cpuCurrentBytes;
-      step.memoryPeakBytes = m_peakMemoryBytes;
+      step.memoryPeakBytes = peakMemoryBytes();
       if (m_observer) m_observer->onStep(step);
       if (m_options.store) {
         m_options.store->appendMetrics(m_options.runId, {{step.step, "train/loss", step.loss},
@@ -617,11 +645,11 @@ TrainResult Trainer::run() {
     return finish(TrainerState::Completed, "completed " + std::to_string(m_position.step) + " steps");
   } catch (const OutOfMemoryError& e) {
     return finish(TrainerState::Failed, std::string("out of memory at step ") + std::to_string(m_position.step + 1) + ": " +
-                                            e.what() + "; peak " + formatBytes(m_peakMemoryBytes) +
+                                            e.what() + "; peak " + formatBytes(peakMemoryBytes()) +
                                             ". Try a smaller batch_size or max_seq_len (with more grad_accumulation), or a lower rank.");
   } catch (const c10::OutOfMemoryError& e) {
     return finish(TrainerState::Failed, std::string("CUDA out of memory at step ") + std::to_string(m_position.step + 1) +
-                                            "; peak " + formatBytes(m_peakMemoryBytes) +
+                                            "; peak " + formatBytes(peakMemoryBytes()) +
                                             ". Try a smaller batch_size or max_seq_len (with more grad_accumulation), or a lower rank. (" +
                                             e.what_without_backtrace() + ")");
   } catch (const std::exception& e) {

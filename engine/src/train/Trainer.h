@@ -9,6 +9,9 @@
 
 #include <c10/core/Device.h>
 
+#include <atomic>
+#include <mutex>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -76,6 +79,7 @@ private:
   void setState(TrainerState state, const std::string& message = {});
   void log(LogLevel level, const std::string& message);
   void sampleMemory(bool force);
+  std::int64_t peakMemoryBytes();
 
   RunConfig m_config;
   TrainerObserver* m_observer;
@@ -95,8 +99,12 @@ private:
   std::int64_t m_stepsPerEpoch = 0;
   std::int64_t m_batchesPerEpoch = 0;
   std::unique_ptr<MemoryMonitor> m_memory;
+  // Memory is sampled by the training thread and by a sampler thread (at least 2 samples a second
+  // even while one step runs long); m_memoryMutex guards the monitor and these fields.
+  std::mutex m_memoryMutex;
   std::int64_t m_peakMemoryBytes = 0;
   std::int64_t m_lastMemorySampleMs = -1'000'000;
+  std::atomic<std::int64_t> m_sampleStep{0};
   std::string m_lastCheckpoint;
   bool m_setUp = false;
 };

@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -77,6 +79,8 @@ struct Recorder : TrainerObserver {
   std::vector<EvalMetrics> evals;
   std::vector<TrainerState> states;
   std::int64_t stopAfter = 0;
+  std::atomic<int> memorySamples{0};
+  void onMemory(const MemorySample&) override { ++memorySamples; }
   void onStep(const StepMetrics& m) override { steps.push_back(m); }
   void onEval(const EvalMetrics& m) override { evals.push_back(m); }
   void onStateChange(TrainerState s, const std::string&) override { states.push_back(s); }
@@ -135,9 +139,13 @@ TEST_F(TrainerTest, LoraFaLowersTheTrainingLoss) {
   Recorder recorder;
   Trainer trainer(c, &recorder);
   trainer.setup();
+  const auto started = std::chrono::steady_clock::now();
   const TrainResult result = trainer.run();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   ASSERT_EQ(result.state, TrainerState::Completed) << result.message;
   ASSERT_EQ(recorder.steps.size(), 8u);
+  // At least two memory samples a second, whatever the length of a step.
+  EXPECT_GE(recorder.memorySamples.load(), static_cast<int>(2.0 * seconds)) << seconds << " s";
   EXPECT_LT(recorder.steps.back().loss, recorder.steps.front().loss - 0.3)
       << "first " << recorder.steps.front().loss << ", last " << recorder.steps.back().loss;
   for (const StepMetrics& s : recorder.steps) {
