@@ -202,6 +202,28 @@ void Trainer::setup() {
     }
   }
 
+  if (c.adapter.method == TrainMethod::LoraFa || c.adapter.method == TrainMethod::Lora) {
+    // A rank above min(in, out) adds parameters without adding expressiveness; PEFT accepts it
+    // silently, but here it is almost always a typo, so say which layers it exceeds.
+    const TargetSpec spec = TargetSpec::parse(c.targets);
+    const std::vector<LinearModuleInfo> linears = describeLinears(*m_model);
+    std::vector<std::string> tooSmall;
+    for (const std::string& name : matchTargets(spec, linears)) {
+      for (const LinearModuleInfo& l : linears) {
+        if (l.name == name && c.adapter.rank > std::min(l.inFeatures, l.outFeatures)) {
+          tooSmall.push_back(name + " [" + std::to_string(l.outFeatures) + ", " + std::to_string(l.inFeatures) + "]");
+        }
+      }
+    }
+    if (!tooSmall.empty()) {
+      std::string list;
+      for (std::size_t i = 0; i < tooSmall.size() && i < 3; ++i) list += (i ? ", " : "") + tooSmall[i];
+      if (tooSmall.size() > 3) list += " and " + std::to_string(tooSmall.size() - 3) + " more";
+      throw std::invalid_argument("adapter.rank: " + std::to_string(c.adapter.rank) +
+                                  " is above min(in, out) of " + std::to_string(tooSmall.size()) +
+                                  " target module(s): " + list + "; use a smaller rank or other targets");
+    }
+  }
   // The adapters' A is drawn from the default generator: seeding here makes it a function of the seed.
   at::manual_seed(c.train.seed);
   prepareForTraining(*m_model, TargetSpec::parse(c.targets), c.adapter);

@@ -281,7 +281,31 @@ TEST_F(TrainerTest, SetupErrorsNameTheProblem) {
   c = config("bad2");
   c.dataset.path = (m_root / "missing.jsonl").string();
   Trainer noData(c);
-  EXPECT_THROW(noData.setup(), std::exception);
+  try {
+    noData.setup();
+    FAIL() << "expected an error";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("missing.jsonl"), std::string::npos) << e.what();
+  }
+  c = config("bad3");
+  c.adapter.rank = 40; // above min(in, out) = 32 of c_attn/c_proj
+  Trainer bigRank(c);
+  try {
+    bigRank.setup();
+    FAIL() << "expected an error";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("40"), std::string::npos) << e.what();
+  }
+  c = config("bad4");
+  c.modelPath = (m_root / "no-model").string();
+  c.tokenizerPath = kFixtures + "/tokenizers/gpt2";
+  Trainer noModel(c);
+  try {
+    noModel.setup();
+    FAIL() << "expected an error";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("no-model"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(TrainerTest, ProjectedBUpdateTrainsLoraFa) {
