@@ -217,6 +217,59 @@ int runResume(const TrainCommandOptions& options, std::ostream& out, std::ostrea
   return train(config, storePath, options.runId, out, err);
 }
 
+namespace {
+
+/// Sets a session up for `options` and loads the chosen checkpoint; nullptr after printing why.
+std::unique_ptr<TrainingSession> inferenceSession(const InferenceOptions& options, std::ostream& out, std::ostream& err) {
+  try {
+    const RunConfig config = loadRunConfig(options.configPath);
+    auto session = TrainingSession::create(config, nullptr);
+    session->setup();
+    std::optional<std::string> checkpoint;
+    if (options.checkpoint.empty()) checkpoint = latestCheckpointIn(config.outputDir);
+    else if (options.checkpoint != "none") checkpoint = options.checkpoint;
+    if (checkpoint) {
+      session->resumeFrom(*checkpoint);
+      out << "checkpoint: " << *checkpoint << "\n";
+    } else {
+      out << "checkpoint: none (the model with untrained adapters)\n";
+    }
+    return session;
+  } catch (const std::exception& e) {
+    err << "lorafa: error: " << e.what() << "\n";
+    return nullptr;
+  }
+}
+
+} // namespace
+
+int runEval(const InferenceOptions& options, std::ostream& out, std::ostream& err) {
+  const auto session = inferenceSession(options, out, err);
+  if (!session) return kExitBadConfig;
+  if (session->validationRows() == 0) {
+    err << "lorafa: error: no validation rows: set dataset.validation_fraction above 0\n";
+    return kExitBadConfig;
+  }
+  const EvalMetrics m = session->evaluate();
+  out << "eval loss " << fixed(m.loss, 4) << " perplexity " << fixed(m.perplexity, 3);
+  if (m.accuracy) out << " accuracy " << fixed(*m.accuracy, 4);
+  if (m.f1) out << " f1 " << fixed(*m.f1, 4);
+  out << " rows " << m.rows << "\n";
+  return kExitOk;
+}
+
+int runGenerate(const InferenceOptions& options, std::ostream& out, std::ostream& err) {
+  const auto session = inferenceSession(options, out, err);
+  if (!session) return kExitBadConfig;
+  try {
+    out << session->generate(options.prompt, options.maxNewTokens, options.temperature, options.seed) << "\n";
+  } catch (const std::exception& e) {
+    err << "lorafa: error: " << e.what() << "\n";
+    return kExitFailed;
+  }
+  return kExitOk;
+}
+
 int runRunsList(const std::string& storePath, std::ostream& out) {
   RunStore store(resolveStorePath(storePath));
   const std::vector<RunInfo> runs = store.listRuns();

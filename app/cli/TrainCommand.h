@@ -29,6 +29,19 @@ int runTrain(const TrainCommandOptions& options, std::ostream& out, std::ostream
 /// new run whose resumed-from is RUN.
 int runResume(const TrainCommandOptions& options, std::ostream& out, std::ostream& err);
 
+/// `lorafa eval CONFIG` and `lorafa generate CONFIG --prompt TEXT`: the run's model with the
+/// adapter of `checkpoint` (empty: the newest in output_dir; "none": untrained).
+struct InferenceOptions {
+  std::string configPath;
+  std::string checkpoint;
+  std::string prompt;
+  std::int64_t maxNewTokens = 64;
+  double temperature = 0.0;
+  std::uint64_t seed = 0;
+};
+int runEval(const InferenceOptions& options, std::ostream& out, std::ostream& err);
+int runGenerate(const InferenceOptions& options, std::ostream& out, std::ostream& err);
+
 /// `lorafa runs list|show|delete`.
 int runRunsList(const std::string& storePath, std::ostream& out);
 int runRunsShow(const std::string& storePath, std::int64_t runId, std::ostream& out, std::ostream& err);

@@ -81,6 +81,19 @@ int main(int argc, char** argv) {
   resume->add_option("run", trainOptions.runId, "run id (see lorafa runs list)")->required();
   resume->add_option("--store", trainOptions.storePath, "run history database");
   resume->footer("Example: lorafa resume 12   (exit codes as for train)");
+  lorafa::cli::InferenceOptions inference;
+  CLI::App* eval = app.add_subcommand("eval", "Evaluate a run's checkpoint on its validation rows");
+  eval->add_option("config", inference.configPath, "run configuration file")->required();
+  eval->add_option("--checkpoint", inference.checkpoint, "checkpoint folder (default: the newest in output_dir; none: untrained)");
+  eval->footer("Example: lorafa eval resources/examples/lora-fa.yaml --checkpoint none   (the baseline)");
+  CLI::App* generateCmd = app.add_subcommand("generate", "Continue a prompt with a run's model and adapter");
+  generateCmd->add_option("config", inference.configPath, "run configuration file")->required();
+  generateCmd->add_option("--prompt", inference.prompt, "text to continue (tokenized as is)")->required();
+  generateCmd->add_option("--checkpoint", inference.checkpoint, "checkpoint folder (default: the newest in output_dir; none: untrained)");
+  generateCmd->add_option("--max-new-tokens", inference.maxNewTokens, "at most this many new tokens (default 64)");
+  generateCmd->add_option("--temperature", inference.temperature, "0 (default): greedy; above 0: sampling");
+  generateCmd->add_option("--seed", inference.seed, "sampling seed");
+  generateCmd->footer("Example: lorafa generate run.yaml --prompt \"Name three colours.\" --max-new-tokens 32");
   CLI::App* runs = app.add_subcommand("runs", "The run history: list, show or delete runs");
   runs->require_subcommand(1);
   std::string storePath;
@@ -106,6 +119,10 @@ int main(int argc, char** argv) {
       return lorafa::cli::runTrain(trainOptions, std::cout, std::cerr);
     } else if (resume->parsed()) {
       return lorafa::cli::runResume(trainOptions, std::cout, std::cerr);
+    } else if (eval->parsed()) {
+      return lorafa::cli::runEval(inference, std::cout, std::cerr);
+    } else if (generateCmd->parsed()) {
+      return lorafa::cli::runGenerate(inference, std::cout, std::cerr);
     } else if (runsList->parsed()) {
       return lorafa::cli::runRunsList(storePath, std::cout);
     } else if (runsShow->parsed()) {

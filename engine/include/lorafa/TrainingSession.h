@@ -31,6 +31,12 @@ public:
   virtual void resumeFrom(const std::string& checkpointDirectory) = 0;
   /// Trains to the end; failures end in TrainerState::Failed rather than throwing.
   virtual TrainResult run() = 0;
+  /// Evaluates the model as it is now (after setup: the untrained baseline; after resumeFrom:
+  /// the checkpoint) on the validation rows.
+  virtual EvalMetrics evaluate() = 0;
+  /// Continues a prompt with the model as it is now (greedy when temperature is 0).
+  virtual std::string generate(const std::string& prompt, std::int64_t maxNewTokens, double temperature,
+                               std::uint64_t seed) = 0;
   virtual std::int64_t totalSteps() const = 0;
   virtual std::int64_t trainRows() const = 0;
   virtual std::int64_t validationRows() const = 0;

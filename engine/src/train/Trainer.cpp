@@ -8,6 +8,7 @@
 #include "lorafa/MemoryMonitor.h"
 #include "lorafa/ModelSummary.h"
 #include "lorafa/RunStore.h"
+#include "models/Generation.h"
 #include "models/ModelFactory.h"
 
 #include <ATen/Context.h>
@@ -519,6 +520,27 @@ EvalMetrics Trainer::evaluate() {
   }
   setState(TrainerState::Running);
   return metrics;
+}
+
+std::string Trainer::generateText(const std::string& prompt, std::int64_t maxNewTokens, double temperature,
+                                  std::uint64_t seed) {
+  if (!m_setUp) throw std::logic_error("Trainer::generateText before setup");
+  if (m_model->config().family == ModelFamily::Bert || m_model->config().family == ModelFamily::Roberta) {
+    throw std::invalid_argument(m_config.modelPath + " is a sequence classifier: it does not generate text");
+  }
+  GenerationOptions options;
+  options.maxNewTokens = maxNewTokens;
+  options.temperature = temperature;
+  options.seed = seed;
+  const std::vector<TokenId> ids = m_tokenizer->encode(prompt, true);
+  m_model->eval();
+  std::vector<std::int64_t> out;
+  {
+    c10::NoGradGuard noGrad;
+    out = generate(*m_model, std::vector<std::int64_t>(ids.begin(), ids.end()), options);
+  }
+  m_model->train();
+  return m_tokenizer->decode(std::vector<TokenId>(out.begin(), out.end()), /*skipSpecialTokens=*/true);
 }
 
 TrainResult Trainer::run() {

@@ -51,6 +51,10 @@ public:
   TrainResult run();
   /// Evaluates on the validation rows now.
   EvalMetrics evaluate();
+  /// Continues `prompt` (tokenized with the run's tokenizer, BOS added) with the model as it is
+  /// now; returns the new text without special tokens.
+  std::string generateText(const std::string& prompt, std::int64_t maxNewTokens, double temperature,
+                           std::uint64_t seed);
 
   LanguageModel& model() { return *m_model; }
   /// The parameters AdamW updates, by name, in model order.

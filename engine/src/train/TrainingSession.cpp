@@ -16,6 +16,11 @@ public:
   void setRunStore(RunStore* store, std::int64_t runId) override { m_trainer.setRunStore(store, runId); }
   void resumeFrom(const std::string& directory) override { m_trainer.resumeFrom(directory); }
   TrainResult run() override { return m_trainer.run(); }
+  EvalMetrics evaluate() override { return m_trainer.evaluate(); }
+  std::string generate(const std::string& prompt, std::int64_t maxNewTokens, double temperature,
+                       std::uint64_t seed) override {
+    return m_trainer.generateText(prompt, maxNewTokens, temperature, seed);
+  }
   std::int64_t totalSteps() const override { return m_trainer.totalSteps(); }
   std::int64_t trainRows() const override { return static_cast<std::int64_t>(m_trainer.trainRows().rows.size()); }
   std::int64_t validationRows() const override {
