@@ -13,6 +13,10 @@ packages=(
   xvfb xauth
 )
 
+# npm fetches test-time assets that may not be committed (packaging/fetch-test-assets.sh); a
+# machine that already has Node.js and npm from elsewhere keeps them.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+
 if [ "$(id -u)" -eq 0 ]; then
   sudo_cmd=()
 else

@@ -39,6 +39,7 @@ case "$1" in
     ;;
   test)
     build
+    bash "$root/packaging/fetch-test-assets.sh"
     cd "$build_dir"
     exec ctest --output-on-failure --parallel "$jobs" --timeout 900
     ;;
