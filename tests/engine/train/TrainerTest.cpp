@@ -70,6 +70,21 @@ protected:
     return c;
   }
 
+  // Every row in each step, no dropout, a large constant rate: the same data every step, so
+  // the training loss must fall.
+  RunConfig learningConfig(const std::string& name, std::int64_t steps) const {
+    RunConfig c = config(name);
+    c.adapter.dropout = 0.0;
+    c.dataset.validationFraction = 0.0;
+    c.train.batchSize = 16;
+    c.train.gradAccumulation = 1;
+    c.train.maxSteps = steps;
+    c.adapter.alpha = 32;
+    c.optim.learningRate = 3e-2;
+    c.optim.schedule = LrSchedule::Constant;
+    return c;
+  }
+
   fs::path m_root;
   std::string m_modelDir;
 };
@@ -127,15 +142,7 @@ TEST_F(TrainerTest, ResumingEqualsNeverStopping) {
 }
 
 TEST_F(TrainerTest, LoraFaLowersTheTrainingLoss) {
-  RunConfig c = config("learn");
-  c.adapter.dropout = 0.0;
-  c.dataset.validationFraction = 0.0;
-  c.train.batchSize = 16; // every row in each step: the same data, so the loss must fall
-  c.train.gradAccumulation = 1;
-  c.train.maxSteps = 8;
-  c.adapter.alpha = 32;
-  c.optim.learningRate = 3e-2;
-  c.optim.schedule = LrSchedule::Constant;
+  RunConfig c = learningConfig("learn", 8);
   Recorder recorder;
   Trainer trainer(c, &recorder);
   trainer.setup();
@@ -309,16 +316,8 @@ TEST_F(TrainerTest, SetupErrorsNameTheProblem) {
 }
 
 TEST_F(TrainerTest, ProjectedBUpdateTrainsLoraFa) {
-  RunConfig c = config("projected");
+  RunConfig c = learningConfig("projected", 4);
   c.optim.projectedB = true;
-  c.adapter.dropout = 0.0;
-  c.dataset.validationFraction = 0.0;
-  c.train.batchSize = 16;
-  c.train.gradAccumulation = 1;
-  c.train.maxSteps = 4;
-  c.adapter.alpha = 32;
-  c.optim.learningRate = 3e-2;
-  c.optim.schedule = LrSchedule::Constant;
   Recorder recorder;
   Trainer trainer(c, &recorder);
   trainer.setup();
