@@ -9,12 +9,14 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <random>
+#include <thread>
 
 namespace lorafa {
 namespace {
@@ -418,6 +420,129 @@ TEST_F(TrainerTest, PretrainStartsFromRandomWeightsOfTheConfig) {
   EXPECT_TRUE(torch::equal(random, b.model().named_parameters()["transformer.h.0.attn.c_attn.weight"]));
   EXPECT_FALSE(torch::equal(random, fromCheckpoint));
   EXPECT_EQ(a.run().state, TrainerState::Completed);
+}
+
+TEST_F(TrainerTest, EarlyStoppingEndsAfterPatienceEvaluationsWithoutImprovement) {
+  // A learning rate of 0 leaves every validation loss equal to the baseline's: none is better.
+  RunConfig c = config("early");
+  c.optim.learningRate = 0.0;
+  c.train.maxSteps = 10;
+  c.train.evalEvery = 1;
+  c.train.saveEvery = 0;
+  c.train.earlyStoppingPatience = 2;
+  Recorder recorder;
+  Trainer trainer(c, &recorder);
+  trainer.setup();
+  const TrainResult result = trainer.run();
+  EXPECT_EQ(result.state, TrainerState::Completed);
+  EXPECT_EQ(result.steps, 2);
+  EXPECT_NE(result.message.find("early stopping"), std::string::npos) << result.message;
+  ASSERT_EQ(recorder.evals.size(), 3u); // baseline, step 1, step 2
+  EXPECT_EQ(recorder.evals[1].loss, recorder.evals[0].loss);
+  EXPECT_EQ(fs::path(result.lastCheckpoint).filename(), "step-00000002") << "the stop must leave a checkpoint";
+
+  // The count of evaluations without improvement is part of the checkpoint: a run stopped after
+  // step 1 and resumed stops at step 2 as well, not at step 3.
+  RunConfig r = config("early-resumed");
+  r.optim = c.optim;
+  r.train = c.train;
+  TrainerOptions stopEarly;
+  stopEarly.stopAfterStep = 1;
+  {
+    Trainer first(r, nullptr, stopEarly);
+    first.setup();
+    ASSERT_EQ(first.run().state, TrainerState::Stopped);
+  }
+  Trainer second(r);
+  second.setup();
+  second.resumeFrom(*latestCheckpoint(r.outputDir + "/checkpoints"));
+  const TrainResult resumed = second.run();
+  EXPECT_EQ(resumed.state, TrainerState::Completed);
+  EXPECT_EQ(resumed.steps, 2);
+  EXPECT_NE(resumed.message.find("early stopping"), std::string::npos) << resumed.message;
+
+  // Without patience the same run goes to the end.
+  RunConfig off = c;
+  off.name = "early-off";
+  off.outputDir = (m_root / "early-off").string();
+  off.train.earlyStoppingPatience = 0;
+  off.train.maxSteps = 4;
+  Trainer all(off);
+  all.setup();
+  EXPECT_EQ(all.run().steps, 4);
+}
+
+/// Asks for a pause after `pauseAfter` steps and lifts it from another thread after `pauseMs`.
+struct PausingRecorder : Recorder {
+  std::int64_t pauseAfter = 0;
+  int pauseMs = 300;
+  std::atomic<bool> paused{false};
+  std::atomic<bool> stopWhilePaused{false};
+  std::int64_t stepsWhenPaused = -1;
+  std::int64_t stepsWhenResumed = -1;
+  std::thread releaser;
+  void onStep(const StepMetrics& m) override {
+    Recorder::onStep(m);
+    if (m.step == pauseAfter) {
+      paused = true;
+      if (!stopWhilePaused) {
+        releaser = std::thread([this] {
+          std::this_thread::sleep_for(std::chrono::milliseconds(pauseMs));
+          paused = false;
+        });
+      }
+    }
+  }
+  void onStateChange(TrainerState s, const std::string& m) override {
+    Recorder::onStateChange(s, m);
+    if (s == TrainerState::Paused) stepsWhenPaused = static_cast<std::int64_t>(steps.size());
+    if (s == TrainerState::Running && stepsWhenPaused >= 0 && stepsWhenResumed < 0) {
+      stepsWhenResumed = static_cast<std::int64_t>(steps.size());
+    }
+  }
+  bool shouldPause() override { return paused; }
+  bool shouldStop() override { return stopWhilePaused && paused && stepsWhenPaused >= 0; }
+  ~PausingRecorder() override {
+    if (releaser.joinable()) releaser.join();
+  }
+};
+
+TEST_F(TrainerTest, PauseHoldsBetweenStepsAndChangesNothing) {
+  Recorder straight;
+  {
+    Trainer trainer(config("unpaused"), &straight);
+    trainer.setup();
+    ASSERT_EQ(trainer.run().state, TrainerState::Completed);
+  }
+  PausingRecorder recorder;
+  recorder.pauseAfter = 2;
+  Trainer trainer(config("paused"), &recorder);
+  trainer.setup();
+  const auto started = std::chrono::steady_clock::now();
+  const TrainResult result = trainer.run();
+  const auto elapsedMs =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_EQ(result.state, TrainerState::Completed) << result.message;
+  EXPECT_GE(elapsedMs, recorder.pauseMs); // it did wait (a lower bound only: never an upper one)
+  EXPECT_NE(std::find(recorder.states.begin(), recorder.states.end(), TrainerState::Paused), recorder.states.end());
+  EXPECT_EQ(recorder.stepsWhenPaused, 2) << "the pause must begin right after the step that asked for it";
+  EXPECT_EQ(recorder.stepsWhenResumed, 2) << "no step may run while paused";
+  ASSERT_EQ(recorder.steps.size(), straight.steps.size());
+  for (std::size_t i = 0; i < straight.steps.size(); ++i) {
+    EXPECT_EQ(recorder.steps[i].loss, straight.steps[i].loss) << "step " << i + 1;
+  }
+}
+
+TEST_F(TrainerTest, StopWhilePausedEndsWithACheckpoint) {
+  PausingRecorder recorder;
+  recorder.pauseAfter = 3;
+  recorder.stopWhilePaused = true;
+  Trainer trainer(config("stop-paused"), &recorder);
+  trainer.setup();
+  const TrainResult result = trainer.run();
+  EXPECT_EQ(result.state, TrainerState::Stopped) << result.message;
+  EXPECT_EQ(result.steps, 3);
+  EXPECT_EQ(fs::path(result.lastCheckpoint).filename(), "step-00000003");
 }
 
 } // namespace
