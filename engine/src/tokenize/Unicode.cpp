@@ -130,6 +130,21 @@ bool isValidUtf8(std::string_view bytes) {
   return true;
 }
 
+std::size_t validUtf8Prefix(std::string_view bytes) {
+  std::size_t pos = 0;
+  while (pos < bytes.size()) {
+    if (static_cast<unsigned char>(bytes[pos]) < 0x80) {
+      ++pos;
+      continue;
+    }
+    std::size_t consumed = 0;
+    const std::size_t n = validSequenceAt(bytes, pos, consumed);
+    if (n == 0) return pos;
+    pos += n;
+  }
+  return pos;
+}
+
 std::string fromUtf8Lossy(std::string_view bytes) {
   if (isValidUtf8(bytes)) return std::string(bytes);
   std::string out;

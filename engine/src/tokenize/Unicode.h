@@ -22,6 +22,9 @@ std::size_t countCodePoints(std::string_view text);
 /// replaced by U+FFFD (the rule of Rust's String::from_utf8_lossy and of WHATWG decoders).
 std::string fromUtf8Lossy(std::string_view bytes);
 bool isValidUtf8(std::string_view bytes);
+/// Length of the longest valid UTF-8 prefix of `bytes`: the byte offset of the first invalid
+/// sequence, or bytes.size() when all of it is valid.
+std::size_t validUtf8Prefix(std::string_view bytes);
 
 bool isWhitespace(char32_t c);      ///< Unicode White_Space (Rust char::is_whitespace)
 bool isAlphabetic(char32_t c);      ///< Unicode Alphabetic
