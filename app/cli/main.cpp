@@ -1,5 +1,6 @@
 // `lorafa`: the engine, headless.
 #include "TokenizeCommand.h"
+#include "TokenizerTrainCommand.h"
 #include "TrainCommand.h"
 #include "lorafa/EngineInfo.h"
 #include "lorafa/ModelInspector.h"
@@ -11,6 +12,7 @@
 #include <exception>
 #include <iostream>
 #include <map>
+#include <unistd.h>
 
 namespace {
 
@@ -70,6 +72,22 @@ int main(int argc, char** argv) {
   tokenize->add_option("--input", tokenizeOptions.inputPath, "JSON Lines file (default: standard input as one text; with --decode, lines of ids)");
   tokenize->add_flag("--decode", tokenizeOptions.decode, "read lines of ids (or {\"ids\": [...]}) and print {\"text\": ...} lines");
   tokenize->add_flag("--no-special", tokenizeOptions.noSpecial, "no BOS/CLS/SEP when encoding; skip special tokens when decoding");
+  CLI::App* tokenizerTrain = app.add_subcommand("tokenizer-train", "Train a byte-level BPE tokenizer on UTF-8 text files (writes tokenizer.json + tokenizer_config.json)");
+  lorafa::cli::TokenizerTrainOptions tokenizerTrainOptions;
+  tokenizerTrain->add_option("--input", tokenizerTrainOptions.inputs, "UTF-8 text files (read line by line)")->required();
+  tokenizerTrain->add_option("--output", tokenizerTrainOptions.outputDir, "folder for tokenizer.json and tokenizer_config.json")->required();
+  tokenizerTrain->add_option("--vocab-size", tokenizerTrainOptions.vocabSize, "vocabulary size, special tokens included (default 8192)");
+  tokenizerTrain->add_option("--min-frequency", tokenizerTrainOptions.minFrequency, "never merge a pair seen fewer times (default 2)");
+  tokenizerTrain->add_option("--special", tokenizerTrainOptions.specialTokens, "special tokens, ids 0, 1, ... in order (default <s> </s> <pad>)");
+  tokenizerTrain->add_option("--bos", tokenizerTrainOptions.bosToken, "BOS token (default <s> if special; none: no BOS)");
+  tokenizerTrain->add_option("--eos", tokenizerTrainOptions.eosToken, "EOS token (default </s> if special; none: no EOS)");
+  tokenizerTrain->add_option("--pad", tokenizerTrainOptions.padToken, "padding token (default <pad> if special; none: no padding token)");
+  tokenizerTrain->add_flag("--no-bos", tokenizerTrainOptions.noBos, "do not prepend BOS when encoding with special tokens");
+  tokenizerTrain->add_option("--pre-tokenizer", tokenizerTrainOptions.preTokenizer, "word split: llama3 (default) or gpt2");
+  tokenizerTrain->add_option("--model-max-length", tokenizerTrainOptions.modelMaxLength, "tokenizer_config.json model_max_length (default 2048)");
+  tokenizerTrain->add_option("--threads", tokenizerTrainOptions.threads, "threads counting words (default: all cores, at most 8)");
+  tokenizerTrain->add_flag("--force", tokenizerTrainOptions.force, "write into a non-empty output folder");
+  tokenizerTrain->footer("Example: lorafa tokenizer-train --input corpus.txt --vocab-size 4096 --output my-tokenizer");
   CLI::App* train = app.add_subcommand("train", "Train from a run configuration (YAML or JSON; see resources/examples)");
   lorafa::cli::TrainCommandOptions trainOptions;
   train->add_option("config", trainOptions.configPath, "run configuration file")->required();
@@ -115,6 +133,8 @@ int main(int argc, char** argv) {
       printInspection(lorafa::inspectModelDirectory(modelDir), targets);
     } else if (tokenize->parsed()) {
       lorafa::cli::runTokenize(tokenizeOptions, std::cin, std::cout);
+    } else if (tokenizerTrain->parsed()) {
+      return lorafa::cli::runTokenizerTrain(tokenizerTrainOptions, std::cout, std::cerr, isatty(STDERR_FILENO) != 0);
     } else if (train->parsed()) {
       return lorafa::cli::runTrain(trainOptions, std::cout, std::cerr);
     } else if (resume->parsed()) {
