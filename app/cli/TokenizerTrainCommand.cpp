@@ -15,7 +15,8 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-std::string role(const std::optional<std::string>& given, const char* fallback, const std::vector<std::string>& specials) {
+std::string role(const std::optional<std::string>& given, const char* fallback,
+                 const std::vector<std::string>& specials) {
   if (given) return *given == "none" ? std::string() : *given;
   return std::find(specials.begin(), specials.end(), fallback) != specials.end() ? fallback : "";
 }
@@ -59,13 +60,15 @@ public:
     std::string line;
     int tenth = 0;
     if (p.stage == BpeTrainingProgress::Stage::CountingWords) {
-      const double f = p.bytesTotal > 0 ? static_cast<double>(p.bytesDone) / static_cast<double>(p.bytesTotal) : 1.0;
+      const double f =
+          p.bytesTotal > 0 ? static_cast<double>(p.bytesDone) / static_cast<double>(p.bytesTotal) : 1.0;
       tenth = static_cast<int>(f * 10);
       line = "counting words: " + megabytes(p.bytesDone) + " / " + megabytes(p.bytesTotal) + " (" +
              std::to_string(static_cast<int>(f * 100)) + "%)";
     } else if (p.stage == BpeTrainingProgress::Stage::Merging) {
       if (m_stage != p.stage) m_mergeStart = Clock::now();
-      const double f = p.mergesTarget > 0 ? static_cast<double>(p.mergesDone) / static_cast<double>(p.mergesTarget) : 1.0;
+      const double f =
+          p.mergesTarget > 0 ? static_cast<double>(p.mergesDone) / static_cast<double>(p.mergesTarget) : 1.0;
       tenth = 10 + static_cast<int>(f * 10);
       const double merging = std::chrono::duration<double>(Clock::now() - m_mergeStart).count();
       line = "merging: " + std::to_string(p.mergesDone) + " / " + std::to_string(p.mergesTarget) + " (" +
@@ -99,7 +102,8 @@ private:
 
 } // namespace
 
-int runTokenizerTrain(const TokenizerTrainOptions& options, std::ostream& out, std::ostream& err, bool errIsTerminal) {
+int runTokenizerTrain(const TokenizerTrainOptions& options, std::ostream& out, std::ostream& err,
+                      bool errIsTerminal) {
   BpeTrainerOptions trainer;
   trainer.vocabSize = options.vocabSize;
   trainer.minFrequency = options.minFrequency;
@@ -113,7 +117,8 @@ int runTokenizerTrain(const TokenizerTrainOptions& options, std::ostream& out, s
   } else if (options.preTokenizer == "gpt2") {
     trainer.preTokenizer = BpePreTokenizer::Gpt2;
   } else {
-    throw std::invalid_argument("--pre-tokenizer must be llama3 or gpt2, found \"" + options.preTokenizer + "\"");
+    throw std::invalid_argument("--pre-tokenizer must be llama3 or gpt2, found \"" + options.preTokenizer +
+                                "\"");
   }
   trainer.modelMaxLength = options.modelMaxLength;
   trainer.threads = options.threads;
@@ -132,10 +137,12 @@ int runTokenizerTrain(const TokenizerTrainOptions& options, std::ostream& out, s
       << bpe.merges.size() << " merges) on " << megabytes(bpe.bytes) << ", " << bpe.words << " words ("
       << bpe.uniqueWords << " distinct) in " << seconds(elapsed) << "\n";
   if (bpe.stoppedEarly) {
-    out << "note: stopped below --vocab-size " << options.vocabSize << ": no pair is left that occurs at least "
-        << std::max<std::int64_t>(1, options.minFrequency) << " times\n";
+    out << "note: stopped below --vocab-size " << options.vocabSize
+        << ": no pair is left that occurs at least " << std::max<std::int64_t>(1, options.minFrequency)
+        << " times\n";
   }
-  out << "wrote " << (fs::path(options.outputDir) / "tokenizer.json").string() << " and tokenizer_config.json\n";
+  out << "wrote " << (fs::path(options.outputDir) / "tokenizer.json").string()
+      << " and tokenizer_config.json\n";
   return 0;
 }
 

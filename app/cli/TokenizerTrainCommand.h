@@ -20,7 +20,7 @@ struct TokenizerTrainOptions {
   std::optional<std::string> bosToken;
   std::optional<std::string> eosToken;
   std::optional<std::string> padToken;
-  bool noBos = false; ///< do not prepend BOS when encoding with special tokens
+  bool noBos = false;                  ///< do not prepend BOS when encoding with special tokens
   std::string preTokenizer = "llama3"; ///< llama3 | gpt2
   std::int64_t modelMaxLength = 2048;
   int threads = 0;
@@ -31,6 +31,7 @@ struct TokenizerTrainOptions {
 /// (one line rewritten in place on a terminal), the summary to `out`. Returns the exit code;
 /// errors (unreadable or non-UTF-8 input, bad options, non-empty output without force) are
 /// thrown as exceptions with a message for the user.
-int runTokenizerTrain(const TokenizerTrainOptions& options, std::ostream& out, std::ostream& err, bool errIsTerminal);
+int runTokenizerTrain(const TokenizerTrainOptions& options, std::ostream& out, std::ostream& err,
+                      bool errIsTerminal);
 
 } // namespace lorafa::cli

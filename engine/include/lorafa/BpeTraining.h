@@ -45,7 +45,7 @@ struct BpeTrainerOptions {
 struct BpeTrainingProgress {
   enum class Stage { CountingWords, Merging, Done };
   Stage stage = Stage::CountingWords;
-  std::int64_t bytesDone = 0;  ///< text read and pre-tokenized so far
+  std::int64_t bytesDone = 0; ///< text read and pre-tokenized so far
   std::int64_t bytesTotal = 0;
   std::int64_t mergesDone = 0;
   std::int64_t mergesTarget = 0; ///< merges needed to reach vocabSize
@@ -69,9 +69,9 @@ public:
 struct TrainedBpe {
   std::vector<std::string> tokens;
   std::vector<std::pair<std::string, std::string>> merges;
-  std::int64_t words = 0;       ///< pre-tokenized words in the corpus
+  std::int64_t words = 0; ///< pre-tokenized words in the corpus
   std::int64_t uniqueWords = 0;
-  std::int64_t bytes = 0;       ///< corpus size
+  std::int64_t bytes = 0; ///< corpus size
   /// True when training ended below vocabSize because no pair reached minFrequency.
   bool stoppedEarly = false;
 };
@@ -80,8 +80,10 @@ struct TrainedBpe {
 /// Hugging Face trainer. The merge rule: the most frequent adjacent pair, weighted by word
 /// counts; among equally frequent pairs the one whose (left id, right id) is smallest, ids being
 /// those of `TrainedBpe::tokens` — the rule of Hugging Face's BpeTrainer, so both learn the same
-/// merges. The result depends only on the texts and options (not on thread count or file order
-/// within equal content).
+/// merges. (One known difference: when a token is formed a second time from another pair, HF's
+/// queue can split a later merge of a pair holding that token over two steps; the reference texts
+/// in the tests never hit it.) The result depends only on the texts and the
+/// options, not on the thread count nor on the order of the files (only word counts matter).
 /// Throws std::invalid_argument for unusable options (vocabSize below 256 + specials, a bos/eos/
 /// pad token that is not a special token, ...), FormatError "<file>: ..." for an unreadable file
 /// or invalid UTF-8 (with the byte offset of the first bad byte), BpeTrainingCancelled.

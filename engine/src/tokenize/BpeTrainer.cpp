@@ -162,25 +162,29 @@ void BpeTrainer::validate(const BpeTrainerOptions& options) {
   std::set<std::string> seen;
   for (const std::string& token : specials) {
     if (token.empty()) throw std::invalid_argument("a special token is empty");
-    if (!unicode::isValidUtf8(token)) throw std::invalid_argument("special token is not valid UTF-8: " + token);
-    if (!seen.insert(token).second) throw std::invalid_argument("special token \"" + token + "\" is given twice");
+    if (!unicode::isValidUtf8(token))
+      throw std::invalid_argument("special token is not valid UTF-8: " + token);
+    if (!seen.insert(token).second)
+      throw std::invalid_argument("special token \"" + token + "\" is given twice");
   }
   const std::int64_t minimum = 256 + static_cast<std::int64_t>(specials.size());
   if (options.vocabSize < minimum) {
-    throw std::invalid_argument("vocabulary size " + std::to_string(options.vocabSize) + " is too small: the 256 byte tokens and " +
-                                std::to_string(specials.size()) + " special tokens need at least " +
-                                std::to_string(minimum));
+    throw std::invalid_argument("vocabulary size " + std::to_string(options.vocabSize) +
+                                " is too small: the 256 byte tokens and " + std::to_string(specials.size()) +
+                                " special tokens need at least " + std::to_string(minimum));
   }
   if (options.vocabSize > kMaxVocabSize) {
-    throw std::invalid_argument("vocabulary size " + std::to_string(options.vocabSize) + " is above the limit of " +
-                                std::to_string(kMaxVocabSize));
+    throw std::invalid_argument("vocabulary size " + std::to_string(options.vocabSize) +
+                                " is above the limit of " + std::to_string(kMaxVocabSize));
   }
   if (options.minFrequency < 0) {
-    throw std::invalid_argument("minimum frequency must not be negative, found " + std::to_string(options.minFrequency));
+    throw std::invalid_argument("minimum frequency must not be negative, found " +
+                                std::to_string(options.minFrequency));
   }
   const auto checkRole = [&](const std::string& token, const char* role) {
     if (!token.empty() && seen.count(token) == 0) {
-      throw std::invalid_argument(std::string(role) + " token \"" + token + "\" is not one of the special tokens");
+      throw std::invalid_argument(std::string(role) + " token \"" + token +
+                                  "\" is not one of the special tokens");
     }
   };
   checkRole(options.bosToken, "bos");
@@ -190,7 +194,8 @@ void BpeTrainer::validate(const BpeTrainerOptions& options) {
     throw std::invalid_argument("adding a BOS token needs a bos token");
   }
   if (options.modelMaxLength < 1) {
-    throw std::invalid_argument("model_max_length must be positive, found " + std::to_string(options.modelMaxLength));
+    throw std::invalid_argument("model_max_length must be positive, found " +
+                                std::to_string(options.modelMaxLength));
   }
 }
 
@@ -202,7 +207,8 @@ TrainedBpe BpeTrainer::train(const BpeWordCounts& wordCounts, const BpeTrainingC
     if (inserted) result.tokens.push_back(token);
     return it->second;
   };
-  for (const std::string& special : m_options.specialTokens) addToken(special);
+  for (const std::string& special : m_options.specialTokens)
+    addToken(special);
 
   // Words in a fixed order (the map's order is not), each as code points of its characters.
   std::vector<const BpeWordCounts::value_type*> entries;
@@ -215,7 +221,8 @@ TrainedBpe BpeTrainer::train(const BpeWordCounts& wordCounts, const BpeTrainingC
   std::array<bool, kAlphabetEnd> present{};
   if (m_options.includeAllBytes) {
     const ByteLevelAlphabet& alphabet = ByteLevelAlphabet::instance();
-    for (int b = 0; b < 256; ++b) present[alphabet.charFor(static_cast<unsigned char>(b))] = true;
+    for (int b = 0; b < 256; ++b)
+      present[alphabet.charFor(static_cast<unsigned char>(b))] = true;
   }
   std::vector<std::vector<std::uint32_t>> words;
   std::vector<std::int64_t> counts;
@@ -243,13 +250,15 @@ TrainedBpe BpeTrainer::train(const BpeWordCounts& wordCounts, const BpeTrainingC
     if (present[c]) charId[c] = addToken(unicode::toUtf8(static_cast<char32_t>(c)));
   }
   for (auto& word : words) {
-    for (auto& symbol : word) symbol = charId[symbol];
+    for (auto& symbol : word)
+      symbol = charId[symbol];
   }
 
   const auto vocabSize = static_cast<std::size_t>(m_options.vocabSize);
   BpeTrainingProgress progress;
   progress.stage = BpeTrainingProgress::Stage::Merging;
-  progress.mergesTarget = std::max<std::int64_t>(0, m_options.vocabSize - static_cast<std::int64_t>(result.tokens.size()));
+  progress.mergesTarget =
+      std::max<std::int64_t>(0, m_options.vocabSize - static_cast<std::int64_t>(result.tokens.size()));
   const std::int64_t reportEvery = std::max<std::int64_t>(1, progress.mergesTarget / 200);
   if (callbacks.onProgress) callbacks.onProgress(progress);
 

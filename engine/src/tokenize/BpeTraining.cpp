@@ -61,13 +61,15 @@ OrderedJson preTokenizerJson(const BpeTrainerOptions& options) {
 /// Counts the pre-tokenized words of texts, line by line, with special tokens cut out.
 class WordCounter {
 public:
-  WordCounter(const BpeTrainerOptions& options, const BpeTrainingCallbacks& callbacks, std::int64_t bytesTotal)
+  WordCounter(const BpeTrainerOptions& options, const BpeTrainingCallbacks& callbacks,
+              std::int64_t bytesTotal)
       : m_specials(options.specialTokens), m_callbacks(callbacks) {
     // The same pre-tokenizer the written tokenizer.json will run when encoding.
     m_preTokenizerJson = nlohmann::json::parse(preTokenizerJson(options).dump());
     m_preTokenizer = makePreTokenizer(TokenizerJson(m_preTokenizerJson, m_name, "pre_tokenizer"));
-    m_threads = options.threads > 0 ? options.threads
-                                    : static_cast<int>(std::min(8u, std::max(1u, std::thread::hardware_concurrency())));
+    m_threads = options.threads > 0
+                    ? options.threads
+                    : static_cast<int>(std::min(8u, std::max(1u, std::thread::hardware_concurrency())));
     m_progress.bytesTotal = bytesTotal;
   }
 
@@ -110,9 +112,11 @@ public:
       }
     };
     std::vector<std::thread> workers;
-    for (int t = 1; t < threads; ++t) workers.emplace_back(work, t);
+    for (int t = 1; t < threads; ++t)
+      workers.emplace_back(work, t);
     work(0);
-    for (std::thread& worker : workers) worker.join();
+    for (std::thread& worker : workers)
+      worker.join();
     if (failure) std::rethrow_exception(failure);
     if (stop) throw BpeTrainingCancelled();
     m_progress.bytesDone = doneBefore + done;
@@ -122,7 +126,8 @@ public:
         m_words = std::move(part);
         continue;
       }
-      for (auto& [word, count] : part) m_words[word] += count;
+      for (auto& [word, count] : part)
+        m_words[word] += count;
     }
   }
 
@@ -165,7 +170,8 @@ private:
     if (segment.empty()) return;
     TextSplits splits{TextSplit{std::string(segment), false}};
     m_preTokenizer->preTokenize(splits);
-    for (TextSplit& split : splits) ++counts[std::move(split.text)];
+    for (TextSplit& split : splits)
+      ++counts[std::move(split.text)];
   }
 
   const std::vector<std::string>& m_specials;
@@ -184,8 +190,8 @@ void checkUtf8(const std::string& text, const std::string& name) {
   const std::size_t line = 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + valid, '\n'));
   char byte[8];
   std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(text[valid]));
-  throw FormatError(name, "not valid UTF-8: byte " + std::string(byte) + " at byte offset " + std::to_string(valid) +
-                              " (line " + std::to_string(line) + ")");
+  throw FormatError(name, "not valid UTF-8: byte " + std::string(byte) + " at byte offset " +
+                              std::to_string(valid) + " (line " + std::to_string(line) + ")");
 }
 
 std::string readTextFile(const std::string& path) {
@@ -201,7 +207,8 @@ std::string readTextFile(const std::string& path) {
 
 TrainedBpe finish(WordCounter& counter, const BpeTrainer& trainer, const BpeTrainingCallbacks& callbacks,
                   std::int64_t bytes) {
-  if (counter.words().empty()) throw std::invalid_argument("the training text is empty: there is nothing to learn from");
+  if (counter.words().empty())
+    throw std::invalid_argument("the training text is empty: there is nothing to learn from");
   TrainedBpe result = trainer.train(counter.words(), callbacks);
   result.bytes = bytes;
   return result;
@@ -281,7 +288,8 @@ TrainedBpe trainBpeOnTexts(const std::vector<std::string>& texts, const BpeTrain
                            const BpeTrainingCallbacks& callbacks) {
   const BpeTrainer trainer(options);
   std::int64_t total = 0;
-  for (const std::string& text : texts) total += static_cast<std::int64_t>(text.size());
+  for (const std::string& text : texts)
+    total += static_cast<std::int64_t>(text.size());
   WordCounter counter(options, callbacks, total);
   for (std::size_t i = 0; i < texts.size(); ++i) {
     checkUtf8(texts[i], "text " + std::to_string(i + 1));
@@ -301,7 +309,8 @@ std::string bpeTokenizerJson(const TrainedBpe& bpe, const BpeTrainerOptions& opt
     OrderedJson token;
     token["id"] = i;
     const OrderedJson fields = specialTokenJson(options.specialTokens[i]);
-    for (const auto& [key, value] : fields.items()) token[key] = value;
+    for (const auto& [key, value] : fields.items())
+      token[key] = value;
     added.push_back(std::move(token));
   }
   root["added_tokens"] = std::move(added);
@@ -326,12 +335,14 @@ std::string bpeTokenizerJson(const TrainedBpe& bpe, const BpeTrainerOptions& opt
   model["byte_fallback"] = false;
   model["ignore_merges"] = false;
   OrderedJson vocab = OrderedJson::object();
-  for (std::size_t id = 0; id < bpe.tokens.size(); ++id) vocab[bpe.tokens[id]] = id;
+  for (std::size_t id = 0; id < bpe.tokens.size(); ++id)
+    vocab[bpe.tokens[id]] = id;
   model["vocab"] = std::move(vocab);
   // The legacy "left right" form, readable by every tokenizers version: byte-level tokens never
   // hold a space (a space byte is "Ġ").
   OrderedJson merges = OrderedJson::array();
-  for (const auto& [left, right] : bpe.merges) merges.push_back(left + " " + right);
+  for (const auto& [left, right] : bpe.merges)
+    merges.push_back(left + " " + right);
   model["merges"] = std::move(merges);
   root["model"] = std::move(model);
   return root.dump(2) + "\n";

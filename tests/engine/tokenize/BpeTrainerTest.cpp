@@ -46,7 +46,8 @@ class TempDir {
 public:
   TempDir() {
     std::random_device random;
-    m_path = fs::temp_directory_path() / ("lorafa-bpe-test-" + std::to_string(::getpid()) + "-" + std::to_string(random()));
+    m_path = fs::temp_directory_path() /
+             ("lorafa-bpe-test-" + std::to_string(::getpid()) + "-" + std::to_string(random()));
     fs::create_directories(m_path);
   }
   ~TempDir() {
@@ -74,7 +75,8 @@ BpeTrainerOptions plainOptions(lorafa::BpePreTokenizer preTokenizer = lorafa::Bp
 
 std::vector<std::string> mergeStrings(const TrainedBpe& bpe) {
   std::vector<std::string> out;
-  for (const auto& [left, right] : bpe.merges) out.push_back(left + " " + right);
+  for (const auto& [left, right] : bpe.merges)
+    out.push_back(left + " " + right);
   return out;
 }
 
@@ -83,7 +85,8 @@ std::vector<std::string> sampleTexts() {
   std::vector<std::string> texts;
   const std::string multilingual = readText(kFixtures / "tokenizers" / "trained" / "multilingual.txt");
   std::istringstream lines(multilingual);
-  for (std::string line; std::getline(lines, line);) texts.push_back(line);
+  for (std::string line; std::getline(lines, line);)
+    texts.push_back(line);
   texts.push_back(multilingual);
   texts.push_back(readText(kFixtures / "data" / "moby_dick_chapter_1.txt"));
   texts.push_back(readText(kFixtures / "data" / "en_fr_pairs.tsv"));
@@ -113,11 +116,15 @@ TEST(BpeTrainer, MergesWorkedOutByHand) {
   BpeTrainerOptions o = plainOptions();
   o.vocabSize = 300;
   const TrainedBpe bpe = lorafa::trainBpeOnTexts({"ab ab ab abc abc"}, o);
-  EXPECT_EQ(mergeStrings(bpe), (std::vector<std::string>{"a b", "\xC4\xA0 ab", "\xC4\xA0" "ab c"}));
+  EXPECT_EQ(mergeStrings(bpe), (std::vector<std::string>{"a b", "\xC4\xA0 ab",
+                                                         "\xC4\xA0"
+                                                         "ab c"}));
   ASSERT_EQ(bpe.tokens.size(), 259u);
   EXPECT_EQ(bpe.tokens[256], "ab");
-  EXPECT_EQ(bpe.tokens[257], "\xC4\xA0" "ab");
-  EXPECT_EQ(bpe.tokens[258], "\xC4\xA0" "abc");
+  EXPECT_EQ(bpe.tokens[257], "\xC4\xA0"
+                             "ab");
+  EXPECT_EQ(bpe.tokens[258], "\xC4\xA0"
+                             "abc");
   EXPECT_TRUE(bpe.stoppedEarly);
   EXPECT_EQ(bpe.words, 5);
   EXPECT_EQ(bpe.uniqueWords, 3);
@@ -172,7 +179,8 @@ TEST(BpeTrainer, Llama3SplitKeepsDigitsInGroupsOfThree) {
   o.vocabSize = 400;
   const TrainedBpe bpe = lorafa::trainBpeOnTexts({"12345 12345 1234567 9876543210"}, o);
   for (const std::string& token : bpe.tokens) {
-    EXPECT_LE(std::count_if(token.begin(), token.end(), [](char c) { return c >= '0' && c <= '9'; }), 3) << token;
+    EXPECT_LE(std::count_if(token.begin(), token.end(), [](char c) { return c >= '0' && c <= '9'; }), 3)
+        << token;
   }
   EXPECT_EQ(mergeStrings(bpe).front(), "1 2");
 }
@@ -181,12 +189,14 @@ TEST(BpeTrainer, Llama3SplitKeepsDigitsInGroupsOfThree) {
 // The Hugging Face trainer's merges.
 
 TEST(BpeTrainer, LearnsTheSameMergesAsTheHuggingFaceTrainer) {
-  const Json reference = Json::parse(readText(kFixtures / "tokenizers" / "trained" / "trainer_reference.json"));
+  const Json reference =
+      Json::parse(readText(kFixtures / "tokenizers" / "trained" / "trainer_reference.json"));
   ASSERT_GE(reference.at("cases").size(), 4u);
   for (const Json& c : reference.at("cases")) {
-    const std::string name = c.at("input").get<std::string>() + " / " + c.at("pre_tokenizer").get<std::string>();
+    const std::string name =
+        c.at("input").get<std::string>() + " / " + c.at("pre_tokenizer").get<std::string>();
     BpeTrainerOptions o = plainOptions(c.at("pre_tokenizer") == "gpt2" ? lorafa::BpePreTokenizer::Gpt2
-                                                                         : lorafa::BpePreTokenizer::Llama3);
+                                                                       : lorafa::BpePreTokenizer::Llama3);
     o.includeAllBytes = false; // the reference trainer has no initial alphabet
     o.vocabSize = 30000;       // its default: more than these texts can fill
     const TrainedBpe bpe = lorafa::trainBpe({(kFixtures / c.at("input").get<std::string>()).string()}, o);
@@ -287,7 +297,8 @@ TEST(BpeTrainer, InvalidUtf8NamesTheFileAndByteOffset) {
   TempDir dir;
   const fs::path file = dir.path() / "latin1.txt";
   writeText(file, "first line\ncaf\xE9 au lait\n");
-  const std::string message = errorOf<lorafa::FormatError>([&] { lorafa::trainBpe({file.string()}, BpeTrainerOptions{}); });
+  const std::string message =
+      errorOf<lorafa::FormatError>([&] { lorafa::trainBpe({file.string()}, BpeTrainerOptions{}); });
   EXPECT_NE(message.find(file.string()), std::string::npos) << message;
   EXPECT_NE(message.find("byte offset 14"), std::string::npos) << message;
   EXPECT_NE(message.find("line 2"), std::string::npos) << message;
@@ -296,14 +307,19 @@ TEST(BpeTrainer, InvalidUtf8NamesTheFileAndByteOffset) {
 
 TEST(BpeTrainer, UnreadableInputNamesTheFile) {
   const std::string missing = (fs::temp_directory_path() / "lorafa-no-such-corpus.txt").string();
-  const std::string message = errorOf<lorafa::FormatError>([&] { lorafa::trainBpe({missing}, BpeTrainerOptions{}); });
+  const std::string message =
+      errorOf<lorafa::FormatError>([&] { lorafa::trainBpe({missing}, BpeTrainerOptions{}); });
   EXPECT_NE(message.find(missing), std::string::npos) << message;
-  EXPECT_NE(errorOf<lorafa::FormatError>([&] { lorafa::trainBpe({kFixtures.string()}, BpeTrainerOptions{}); })
-                .find("directory"),
+  EXPECT_NE(errorOf<lorafa::FormatError>([&] {
+              lorafa::trainBpe({kFixtures.string()}, BpeTrainerOptions{});
+            }).find("directory"),
             std::string::npos);
-  EXPECT_NE(errorOf<std::invalid_argument>([&] { lorafa::trainBpe({}, BpeTrainerOptions{}); }).find("no training"),
-            std::string::npos);
-  EXPECT_NE(errorOf<std::invalid_argument>([&] { lorafa::trainBpeOnTexts({"", ""}, BpeTrainerOptions{}); }).find("empty"),
+  EXPECT_NE(
+      errorOf<std::invalid_argument>([&] { lorafa::trainBpe({}, BpeTrainerOptions{}); }).find("no training"),
+      std::string::npos);
+  EXPECT_NE(errorOf<std::invalid_argument>([&] {
+              lorafa::trainBpeOnTexts({"", ""}, BpeTrainerOptions{});
+            }).find("empty"),
             std::string::npos);
 }
 
@@ -351,15 +367,17 @@ TEST(BpeTrainer, HuggingFaceEncodesTheTrainedTokenizerIdentically) {
     o.preTokenizer = preTokenizer;
     lorafa::saveBpeTokenizer(trainDemo(o), o, dir.path().string());
     const fs::path out = dir.path() / "reference.json";
-    const std::string command = "node \"" + script.string() + "\" \"" + (dir.path() / "tokenizer.json").string() +
-                                "\" \"" + (dir.path() / "texts.json").string() + "\" \"" + out.string() + "\"";
+    const std::string command = "node \"" + script.string() + "\" \"" +
+                                (dir.path() / "tokenizer.json").string() + "\" \"" +
+                                (dir.path() / "texts.json").string() + "\" \"" + out.string() + "\"";
     ASSERT_EQ(std::system(command.c_str()), 0) << command;
     const Json reference = Json::parse(readText(out));
     const auto tokenizer = lorafa::Tokenizer::load(dir.path().string());
     ASSERT_EQ(reference.size(), texts.size());
     for (std::size_t i = 0; i < texts.size(); ++i) {
       const std::string shown = "sample text " + std::to_string(i);
-      EXPECT_EQ(tokenizer->encode(texts[i], true), reference[i].at("ids").get<std::vector<lorafa::TokenId>>()) << shown;
+      EXPECT_EQ(tokenizer->encode(texts[i], true), reference[i].at("ids").get<std::vector<lorafa::TokenId>>())
+          << shown;
       const auto plain = reference[i].at("ids_plain").get<std::vector<lorafa::TokenId>>();
       EXPECT_EQ(tokenizer->encode(texts[i], false), plain) << shown;
       EXPECT_EQ(tokenizer->decode(plain), reference[i].at("decoded").get<std::string>()) << shown;
