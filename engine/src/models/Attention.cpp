@@ -16,6 +16,8 @@
 #endif
 
 #include <limits>
+#include <stdexcept>
+#include <string>
 
 namespace lorafa {
 namespace {
@@ -44,6 +46,35 @@ at::Tensor additiveAttentionMask(const at::Tensor& keyPadding, std::int64_t quer
   }
   return at::zeros(allowed.sizes(), at::TensorOptions().dtype(dtype).device(device))
       .masked_fill_(allowed.logical_not(), lowestFinite(dtype));
+}
+
+at::Tensor segmentAttentionMask(const at::Tensor& segmentIds, bool causal, c10::ScalarType dtype,
+                                const c10::Device& device) {
+  if (segmentIds.dim() != 2) throw std::invalid_argument("segmentIds must be [batch, length]");
+  const at::Tensor segments = segmentIds.to(device);
+  const std::int64_t batch = segments.size(0), length = segments.size(1);
+  // [B, 1, T, 1] == [B, 1, 1, T]: one boolean [B, 1, T, T], broadcast over the heads.
+  at::Tensor allowed = segments.view({batch, 1, length, 1}).eq(segments.view({batch, 1, 1, length}));
+  if (causal) {
+    allowed = allowed.logical_and(at::ones({length, length}, allowed.options()).tril());
+  }
+  return at::zeros(allowed.sizes(), at::TensorOptions().dtype(dtype).device(device))
+      .masked_fill_(allowed.logical_not(), lowestFinite(dtype));
+}
+
+at::Tensor causalAttentionMask(const at::Tensor& keyPadding, const at::Tensor& segmentIds, std::int64_t queryLength,
+                               std::int64_t pastLength, c10::ScalarType dtype, const c10::Device& device) {
+  if (!segmentIds.defined()) {
+    return additiveAttentionMask(keyPadding, queryLength, pastLength + queryLength, true, dtype, device);
+  }
+  if (pastLength != 0) {
+    throw std::invalid_argument("segmentIds (packed rows) cannot be combined with a KV cache that already holds " +
+                                std::to_string(pastLength) + " tokens");
+  }
+  if (segmentIds.dim() != 2 || segmentIds.size(1) != queryLength) {
+    throw std::invalid_argument("segmentIds must be [batch, " + std::to_string(queryLength) + "]");
+  }
+  return segmentAttentionMask(segmentIds, true, dtype, device);
 }
 
 at::Tensor scaledDotProductAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,

@@ -11,6 +11,20 @@ namespace lorafa {
 at::Tensor additiveAttentionMask(const at::Tensor& keyPadding, std::int64_t queryLength, std::int64_t keyLength,
                                  bool causal, c10::ScalarType dtype, const c10::Device& device);
 
+/// An additive mask [B, 1, T, T] for packed rows: `segmentIds` [B, T] (int64) says which segment
+/// (example or document) each token belongs to, -1 on padding. A query attends only keys of its
+/// own segment (block-diagonal; also causal when `causal`), so a packed row computes what each
+/// segment would alone. Padding keys are hidden from every real token; a padding query sees only
+/// padding, never nothing, so no softmax row is fully masked (no NaN, in any dtype). No KV cache:
+/// queries and keys are the same T tokens.
+at::Tensor segmentAttentionMask(const at::Tensor& segmentIds, bool causal, c10::ScalarType dtype,
+                                const c10::Device& device);
+
+/// The causal mask of a decoder-only forward: segmentAttentionMask when `segmentIds` is defined
+/// (then `pastLength` must be 0 and the segments cover the queries), else additiveAttentionMask.
+at::Tensor causalAttentionMask(const at::Tensor& keyPadding, const at::Tensor& segmentIds, std::int64_t queryLength,
+                               std::int64_t pastLength, c10::ScalarType dtype, const c10::Device& device);
+
 /// softmax(q·kᵀ·scale + mask)·v with q [B, H, Tq, D], k and v [B, Hkv, Tk, D] (H a multiple of
 /// Hkv: grouped-query attention). `mask` is additive and may be undefined. Uses LibTorch's fused
 /// scaled_dot_product_attention where it exists (2.1+), a float32-softmax path otherwise.

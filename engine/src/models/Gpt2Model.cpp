@@ -85,10 +85,15 @@ at::Tensor Gpt2Model::forward(const ModelInputs& inputs) {
     throw std::invalid_argument("GPT-2 sequence of " + std::to_string(past + length) +
                                 " tokens exceeds n_positions = " + std::to_string(config().maxPositions));
   }
-  const at::Tensor positions = at::arange(past, past + length, at::TensorOptions().dtype(at::kLong).device(tokens.device()));
-  at::Tensor hidden = tokens + m_wpe->forward(positions).unsqueeze(0);
-  const at::Tensor mask =
-      additiveAttentionMask(inputs.attentionMask, length, past + length, true, hidden.scalar_type(), hidden.device());
+  // Packed rows: each segment's positions restart at 0 ([B, T] -> [B, T, hidden]).
+  at::Tensor hidden =
+      inputs.positionIds.defined()
+          ? tokens + m_wpe->forward(inputs.positionIds.to(tokens.device()))
+          : tokens + m_wpe->forward(at::arange(past, past + length,
+                                               at::TensorOptions().dtype(at::kLong).device(tokens.device())))
+                         .unsqueeze(0);
+  const at::Tensor mask = causalAttentionMask(inputs.attentionMask, inputs.segmentIds, length, past,
+                                              hidden.scalar_type(), hidden.device());
   if (cache != nullptr) {
     cache->keys.resize(m_layers->size());
     cache->values.resize(m_layers->size());

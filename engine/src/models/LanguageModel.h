@@ -50,6 +50,13 @@ struct ModelInputs {
   at::Tensor decoderInputIds; ///< encoder-decoder models only
   KvCache* cache = nullptr;   ///< decoder-only generation; appended to in place
   at::Tensor encoderHidden;   ///< T5 generation: reuse the encoder output instead of recomputing it
+  /// Packed rows (decoder-only models): [B, T] int64, the segment (example or document) of each
+  /// token, -1 on padding. Attention stays inside a segment (and replaces attentionMask, which
+  /// it already covers). Undefined: one sequence per row. Not with a KV cache holding tokens.
+  at::Tensor segmentIds;
+  /// [B, T] int64 positions (decoder-only models), restarting at 0 for each packed segment, so a
+  /// segment gets the rotary/learned positions it would have alone. Undefined: past..past+T-1.
+  at::Tensor positionIds;
 };
 
 /// A Hugging Face architecture as a module tree whose parameter names are exactly Hugging Face's.

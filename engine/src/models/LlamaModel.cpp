@@ -110,11 +110,15 @@ LlamaModel::LlamaModel(const ModelConfig& c, const c10::TensorOptions& options) 
   m_invFreq = ropeInverseFrequencies(c);
 }
 
-std::pair<at::Tensor, at::Tensor> LlamaModel::rotary(std::int64_t start, std::int64_t length, c10::ScalarType dtype,
+std::pair<at::Tensor, at::Tensor> LlamaModel::rotary(std::int64_t start, std::int64_t length,
+                                                     const at::Tensor& positionIds, c10::ScalarType dtype,
                                                      const c10::Device& device) const {
   at::Tensor invFreq = m_invFreq;
   const ModelConfig& c = config();
-  const std::int64_t total = start + length;
+  // Hugging Face sizes dynamic scaling by the largest position (max(position_ids) + 1).
+  const std::int64_t total = positionIds.defined() && c.ropeScaling.type == "dynamic"
+                                 ? positionIds.max().item<std::int64_t>() + 1
+                                 : start + length;
   if (c.ropeScaling.type == "dynamic" && total > c.maxPositions) {
     // Dynamic NTK: a larger base once the sequence outgrows the trained length.
     const double f = c.ropeScaling.factor;
@@ -122,7 +126,15 @@ std::pair<at::Tensor, at::Tensor> LlamaModel::rotary(std::int64_t start, std::in
                                                static_cast<double>(c.headDim) / (c.headDim - 2));
     invFreq = 1.0 / at::pow(base, at::arange(0, c.headDim, 2, invFreq.options()) / static_cast<double>(c.headDim));
   }
-  const at::Tensor positions = at::arange(start, total, invFreq.options());
+  if (positionIds.defined()) {
+    // Per-row positions (packed segments restart at 0): cos/sin [B, 1, T, D], broadcast over
+    // heads. Same float64 arithmetic as below, so a segment gets exactly its standalone values.
+    const at::Tensor positions = positionIds.to(at::kDouble);
+    const at::Tensor freqs = positions.unsqueeze(-1) * invFreq.to(positionIds.device());
+    const at::Tensor emb = at::cat({freqs, freqs}, -1).unsqueeze(1);
+    return {emb.cos().to(device, dtype), emb.sin().to(device, dtype)};
+  }
+  const at::Tensor positions = at::arange(start, start + length, invFreq.options());
   const at::Tensor freqs = positions.unsqueeze(1) * invFreq.unsqueeze(0);
   const at::Tensor emb = at::cat({freqs, freqs}, -1);
   return {emb.cos().to(device, dtype), emb.sin().to(device, dtype)};
@@ -133,10 +145,9 @@ at::Tensor LlamaModel::forward(const ModelInputs& inputs) {
   const std::int64_t length = hidden.size(1);
   KvCache* cache = inputs.cache;
   const std::int64_t past = cache != nullptr ? cache->length() : 0;
-  const auto [cos, sin] = rotary(past, length, hidden.scalar_type(), hidden.device());
-  at::Tensor keyPadding = inputs.attentionMask;
-  const at::Tensor mask =
-      additiveAttentionMask(keyPadding, length, past + length, true, hidden.scalar_type(), hidden.device());
+  const auto [cos, sin] = rotary(past, length, inputs.positionIds, hidden.scalar_type(), hidden.device());
+  const at::Tensor mask = causalAttentionMask(inputs.attentionMask, inputs.segmentIds, length, past,
+                                              hidden.scalar_type(), hidden.device());
   if (cache != nullptr) {
     cache->keys.resize(m_layers->size());
     cache->values.resize(m_layers->size());

@@ -15,9 +15,10 @@ public:
   class Block;
 
 private:
-  /// cos and sin [T, headDim] for absolute positions start..start+T.
-  std::pair<at::Tensor, at::Tensor> rotary(std::int64_t start, std::int64_t length, c10::ScalarType dtype,
-                                           const c10::Device& device) const;
+  /// cos and sin [T, headDim] for absolute positions start..start+T, or [B, 1, T, headDim] for
+  /// `positionIds` [B, T] when defined.
+  std::pair<at::Tensor, at::Tensor> rotary(std::int64_t start, std::int64_t length, const at::Tensor& positionIds,
+                                           c10::ScalarType dtype, const c10::Device& device) const;
 
   std::shared_ptr<torch::nn::Module> m_body; // "model"
   std::shared_ptr<EmbeddingTable> m_embed;
