@@ -45,7 +45,8 @@ struct ProcessingOptions {
   /// starts (segmentLengths) so attention can be kept inside examples; a piece of an example cut
   /// at a row end continues at the start of the next row as a new segment. The first label of
   /// every segment after the first in a row is kIgnoreIndex (nothing before it in that segment
-  /// predicts it).
+  /// predicts it). Batches of packed rows carry segmentIds/positionIds that the trainer passes to
+  /// the model. Classification and Seq2Seq refuse packing (DataError).
   bool packing = false;
   OnError onError = OnError::Stop;
   std::size_t maxReportedErrors = 5;

@@ -126,6 +126,14 @@ public:
                       std::string("the sequence-to-sequence task needs source/target or Alpaca data, not ") +
                           toString(dataset.format));
     }
+    if (options.packing && m_out.task != TaskType::CausalLm) {
+      // Classifiers read one label per row and seq2seq pairs one target per source: several
+      // examples in a row would silently train on the wrong thing.
+      throw DataError(dataset.path, 0,
+                      std::string("packing applies to causal language modelling only, not to ") +
+                          (m_out.task == TaskType::Classification ? "classification" : "sequence-to-sequence") +
+                          " training: set dataset.packing to false");
+    }
     m_wrap = probeSpecialTokens(tokenizer);
     m_template = trainingTemplateOptions(options.templateOptions, tokenizer);
   }

@@ -63,6 +63,14 @@ at::Tensor longTensor(const std::vector<std::int64_t>& values, std::int64_t rows
   return at::from_blob(copy.data(), {rows, columns}, at::TensorOptions().dtype(at::kLong)).clone().to(device);
 }
 
+/// Packed causal rows hold several examples (documents): their segments and restarting
+/// positions keep attention and positions inside each one, as if each had its own row.
+void addPackedSegments(ModelInputs& inputs, const Batch& b, bool packed, const c10::Device& device) {
+  if (!packed || b.task != TaskType::CausalLm) return;
+  inputs.segmentIds = longTensor(b.segmentIds, b.rows, b.columns, device);
+  inputs.positionIds = longTensor(b.positionIds, b.rows, b.columns, device);
+}
+
 std::string rngName(const c10::Device& device) {
   return device.is_cuda() ? "cuda:" + std::to_string(device.index()) : "cpu";
 }
@@ -412,6 +420,7 @@ Trainer::StepOutcome Trainer::trainStep(const std::vector<std::vector<std::size_
     ModelInputs inputs;
     inputs.inputIds = longTensor(b.inputIds, b.rows, b.columns, m_device);
     inputs.attentionMask = longTensor(b.attentionMask, b.rows, b.columns, m_device);
+    addPackedSegments(inputs, b, m_train.packed, m_device);
     const at::Tensor logits = m_model->forward(inputs);
     at::Tensor loss;
     if (classification) {
@@ -470,6 +479,7 @@ EvalMetrics Trainer::evaluate() {
     ModelInputs inputs;
     inputs.inputIds = longTensor(b.inputIds, b.rows, b.columns, m_device);
     inputs.attentionMask = longTensor(b.attentionMask, b.rows, b.columns, m_device);
+    addPackedSegments(inputs, b, m_validation.packed, m_device);
     const at::Tensor logits = m_model->forward(inputs).to(at::kFloat);
     if (classification) {
       const at::Tensor labels = longTensor(b.labels, b.rows, 1, m_device).view({b.rows});
