@@ -65,7 +65,12 @@ public:
     endBar();
     m_out << "eval step " << m.step << " loss " << fixed(m.loss, 4) << " perplexity " << fixed(m.perplexity, 3);
     if (m.accuracy) m_out << " accuracy " << fixed(*m.accuracy, 4);
-    m_out << " rows " << m.rows << std::endl;
+    if (m.f1) m_out << " f1 " << fixed(*m.f1, 4);
+    if (m.bleu) m_out << " bleu " << fixed(*m.bleu, 2);
+    if (m.exactMatch) m_out << " exact_match " << fixed(*m.exactMatch, 4);
+    m_out << " rows " << m.rows;
+    if (m.generatedRows > 0) m_out << " generated " << m.generatedRows;
+    m_out << std::endl;
   }
   void onLog(LogLevel level, const std::string& message) override {
     endBar();
@@ -254,7 +259,11 @@ int runEval(const InferenceOptions& options, std::ostream& out, std::ostream& er
   out << "eval loss " << fixed(m.loss, 4) << " perplexity " << fixed(m.perplexity, 3);
   if (m.accuracy) out << " accuracy " << fixed(*m.accuracy, 4);
   if (m.f1) out << " f1 " << fixed(*m.f1, 4);
-  out << " rows " << m.rows << "\n";
+  if (m.bleu) out << " bleu " << fixed(*m.bleu, 2);
+  if (m.exactMatch) out << " exact_match " << fixed(*m.exactMatch, 4);
+  out << " rows " << m.rows;
+  if (m.generatedRows > 0) out << " generated " << m.generatedRows;
+  out << "\n";
   return kExitOk;
 }
 

@@ -1,5 +1,6 @@
 // Writes what the `lorafa train` CLI tests run on into the folder given: a tiny random GPT-2
-// whose vocabulary covers the GPT-2 tokenizer, and one run config per method plus a bad one.
+// whose vocabulary covers the GPT-2 tokenizer, and one run config per method plus a bad one; a
+// tiny T5 and its sequence-to-sequence config.
 #include "lorafa/Tokenizer.h"
 #include "models/ModelConfig.h"
 #include "models/ModelFactory.h"
@@ -38,6 +39,28 @@ int main(int argc, char** argv) {
            << "optim:\n  lr: " << (method == "full" ? "3.0e-3" : "3.0e-2") << "\n  schedule: constant\n"
            << "train:\n  max_steps: 6\n  batch_size: 16\n  max_seq_len: 96\n  eval_every: 3\n  device: cpu\n";
   }
+  // A tiny T5 over the BERT tokenizer ([PAD] 0 pads and starts the decoder, [SEP] 102 ends
+  // every target) for sequence-to-sequence training on source-target pairs.
+  const auto bert = lorafa::Tokenizer::load(fixtures + "/tokenizers/bert");
+  const std::string t5 = R"({"model_type": "t5", "vocab_size": )" + std::to_string(bert->vocabSize()) +
+                         R"(, "d_model": 32, "d_kv": 8, "d_ff": 48, "num_layers": 2, "num_heads": 4,
+    "feed_forward_proj": "relu", "tie_word_embeddings": false, "decoder_start_token_id": 0, "pad_token_id": 0,
+    "eos_token_id": 102})";
+  auto t5Model = lorafa::createModel(lorafa::ModelConfig::fromJson(t5, "<tiny t5>"), torch::dtype(torch::kFloat));
+  lorafa::initializeRandom(*t5Model, 5);
+  {
+    torch::NoGradGuard noGrad;
+    t5Model->named_parameters()["lm_head.weight"].mul_(10.0); // as for GPT-2's embedding above
+  }
+  lorafa::saveModelCheckpoint(*t5Model, (out / "t5").string());
+  std::ofstream(out / "t5.yaml") << "name: cli-t5\nmodel: t5\ntokenizer: " << fixtures << "/tokenizers/bert\n"
+                                 << "output_dir: out-t5\nmethod: lora-fa\n"
+                                 << "dataset:\n  path: " << fixtures << "/data/en_fr_pairs.tsv\n  format: source-target\n"
+                                 << "  source_column: english\n  target_column: french\n  validation_fraction: 0.25\n"
+                                 << "adapter:\n  rank: 4\n  alpha: 32\n  targets: [q, v, wi, wo]\n"
+                                 << "optim:\n  lr: 3.0e-2\n  schedule: constant\n"
+                                 << "train:\n  max_steps: 4\n  batch_size: 16\n  max_seq_len: 32\n  eval_every: 2\n"
+                                 << "  device: cpu\neval:\n  generate_max_examples: 3\n  max_new_tokens: 8\n";
   std::ofstream(out / "bad.yaml") << "model: model\noutput_dir: out-bad\ndataset:\n  path: missing.jsonl\n"
                                   << "adapter:\n  rank: 0\n  colour: blue\n";
   std::ofstream(out / "bad-targets.yaml") << "model: model\ntokenizer: " << fixtures << "/tokenizers/gpt2\n"

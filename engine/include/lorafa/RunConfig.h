@@ -68,6 +68,15 @@ struct TrainConfig {
   std::string device = "auto"; ///< "auto", "cpu", "cuda" or "cuda:N"
 };
 
+/// What evaluation measures besides the validation loss.
+struct EvalConfig {
+  /// Validation rows (the first ones) answered by greedy generation for BLEU / exact match;
+  /// 0: no generation metrics. Generation is slow: one forward pass per new token.
+  std::int64_t generateMaxExamples = 64;
+  /// New tokens per generated answer; 0: the reference answer's token count plus 16.
+  std::int64_t maxNewTokens = 0;
+};
+
 /// Everything a training run needs, as plain values. Relative paths in a config file are taken
 /// from the file's directory.
 struct RunConfig {
@@ -82,6 +91,7 @@ struct RunConfig {
   bool pretrain = false;
   OptimConfig optim;
   TrainConfig train;
+  EvalConfig eval;
   std::string outputDir;
 };
 

@@ -43,7 +43,14 @@ struct EvalMetrics {
   double perplexity = 0.0;         ///< exp(loss)
   std::optional<double> accuracy;  ///< classification only
   std::optional<double> f1;        ///< classification only: macro F1
+  /// Sequence-to-sequence only: corpus BLEU-4 (sacrebleu's 13a tokens, no smoothing), 0..100, of
+  /// greedy generations for the first eval.generate_max_examples validation rows.
+  std::optional<double> bleu;
+  /// Sequence-to-sequence, and instruction/chat data on causal LMs: share of those greedy
+  /// generations equal to the reference response after trimming whitespace, 0..1.
+  std::optional<double> exactMatch;
   std::int64_t rows = 0;
+  std::int64_t generatedRows = 0; ///< validation rows generated for bleu / exactMatch
 };
 
 enum class LogLevel { Info, Warning, Error };

@@ -394,6 +394,12 @@ void readConfig(const Node& root, Reader& r, RunConfig& c) {
           }},
        });
      }},
+    {"eval", [&](const Node& v, const std::string& key) {
+       r.walk(v, key, {
+         {"generate_max_examples", setInt(c.eval.generateMaxExamples, 0)},
+         {"max_new_tokens", setInt(c.eval.maxNewTokens, 0)},
+       });
+     }},
   });
 
   if (!haveModel) r.problem(0, "model", "is required (the Hugging Face model folder)");
@@ -515,6 +521,7 @@ std::string toJson(const RunConfig& c) {
                 {"precision", toString(c.train.precision)},
                 {"gradient_checkpointing", c.train.gradientCheckpointing},
                 {"device", c.train.device}};
+  j["eval"] = {{"generate_max_examples", c.eval.generateMaxExamples}, {"max_new_tokens", c.eval.maxNewTokens}};
   return j.dump(2);
 }
 

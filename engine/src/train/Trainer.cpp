@@ -10,6 +10,7 @@
 #include "lorafa/RunStore.h"
 #include "models/Generation.h"
 #include "models/ModelFactory.h"
+#include "train/TextMetrics.h"
 
 #include <ATen/Context.h>
 #include <ATen/core/Generator.h>
@@ -77,6 +78,36 @@ std::string rngName(const c10::Device& device) {
 
 at::Generator defaultGenerator(const c10::Device& device) {
   return at::globalContext().defaultGenerator(device);
+}
+
+/// T5's decoder_input_ids: the labels shifted right by one, decoder_start_token_id first and the
+/// ignored labels (padding) replaced by the pad id, as Hugging Face's T5 _shift_right.
+at::Tensor decoderInputs(const Batch& b, const ModelConfig& config, TokenId datasetPad, const c10::Device& device) {
+  const std::int64_t pad = config.padTokenId.value_or(datasetPad);
+  std::vector<std::int64_t> ids(b.labels.size(), pad);
+  for (std::int64_t r = 0; r < b.rows; ++r) {
+    const std::int64_t row = r * b.labelColumns;
+    ids[static_cast<std::size_t>(row)] = config.decoderStartTokenId;
+    for (std::int64_t t = 1; t < b.labelColumns; ++t) {
+      const TokenId label = b.labels[static_cast<std::size_t>(row + t - 1)];
+      ids[static_cast<std::size_t>(row + t)] = label == kIgnoreIndex ? pad : label;
+    }
+  }
+  return longTensor(ids, b.rows, b.labelColumns, device);
+}
+
+/// Cross-entropy summed over the labels that count: next-token for causal LMs (logits at t predict
+/// the label at t + 1), position by position for T5 (its decoder inputs are already shifted).
+at::Tensor summedTokenLoss(const at::Tensor& logits, const Batch& b, const c10::Device& device) {
+  const std::int64_t vocab = logits.size(-1);
+  if (b.task == TaskType::Seq2Seq) {
+    const at::Tensor labels = longTensor(b.labels, b.rows, b.labelColumns, device);
+    return at::cross_entropy_loss(logits.reshape({-1, vocab}).to(at::kFloat), labels.reshape({-1}), {},
+                                  at::Reduction::Sum, kIgnoreIndex);
+  }
+  const at::Tensor labels = longTensor(b.labels, b.rows, b.columns, device);
+  return at::cross_entropy_loss(logits.slice(1, 0, -1).reshape({-1, vocab}).to(at::kFloat),
+                                labels.slice(1, 1).reshape({-1}), {}, at::Reduction::Sum, kIgnoreIndex);
 }
 
 } // namespace
@@ -158,10 +189,20 @@ void Trainer::setup() {
 
   ProcessingOptions processing;
   processing.maxLength = c.train.maxSeqLen;
+  processing.maxTargetLength = c.train.maxSeqLen;
+  // An encoder-decoder model (T5) trains sequence to sequence: the data side must know before
+  // tokenizing. A config.json that cannot be read is reported by the model loading below.
+  try {
+    if (ModelConfig::fromFile((std::filesystem::path(c.modelPath) / "config.json").string()).family == ModelFamily::T5) {
+      processing.task = TaskType::Seq2Seq;
+    }
+  } catch (const std::exception&) {
+  }
   processing.trainOnPrompt = c.dataset.trainOnPrompt;
   processing.packing = c.dataset.packing;
-  if (dataset.format == DatasetFormat::Alpaca || dataset.format == DatasetFormat::Chat ||
-      dataset.format == DatasetFormat::SourceTarget) {
+  if (processing.task != TaskType::Seq2Seq &&
+      (dataset.format == DatasetFormat::Alpaca || dataset.format == DatasetFormat::Chat ||
+       dataset.format == DatasetFormat::SourceTarget)) {
     std::optional<ChatTemplateKind> requested;
     if (!c.dataset.chatTemplate.empty()) requested = parseChatTemplateKind(c.dataset.chatTemplate);
     const ChatTemplateChoice choice = resolveChatTemplate(
@@ -185,9 +226,6 @@ void Trainer::setup() {
     m_model = loadModel(c.modelPath, at::TensorOptions().dtype(at::kFloat).device(m_device));
   }
   const ModelConfig& mc = m_model->config();
-  if (mc.family == ModelFamily::T5) {
-    throw std::invalid_argument(c.modelPath + ": encoder-decoder (T5) training is not implemented yet");
-  }
   const bool classifier = mc.family == ModelFamily::Bert || mc.family == ModelFamily::Roberta;
   if (classifier != (m_train.task == TaskType::Classification)) {
     throw std::invalid_argument(classifier ? c.modelPath + " is a sequence classifier (" + mc.architecture +
@@ -201,7 +239,9 @@ void Trainer::setup() {
   }
   for (const TokenizedDataset* rows : {&m_train, &m_validation}) {
     for (const TokenizedExample& row : rows->rows) {
-      for (TokenId id : row.inputIds) {
+      std::vector<TokenId> ids = row.inputIds;
+      if (rows->task == TaskType::Seq2Seq) ids.insert(ids.end(), row.labels.begin(), row.labels.end());
+      for (TokenId id : ids) {
         if (id < 0 || id >= mc.vocabSize) {
           throw std::invalid_argument("the tokenizer gives id " + std::to_string(id) + ", outside the model's vocab_size " +
                                       std::to_string(mc.vocabSize) + " (" + c.modelPath +
@@ -270,6 +310,7 @@ void Trainer::setup() {
   log(LogLevel::Info, std::to_string(m_train.rows.size()) + " training rows, " + std::to_string(m_validation.rows.size()) +
                           " validation rows; " + std::to_string(trainableCount) + " trainable parameters; " +
                           std::to_string(m_totalSteps) + " steps on " + m_device.str());
+  prepareGenerationCases(dataset);
   m_setUp = true;
 }
 
@@ -408,6 +449,8 @@ Trainer::StepOutcome Trainer::trainStep(const std::vector<std::vector<std::size_
     out.tokens += b.tokenCount;
     if (classification) {
       counted += b.rows;
+    } else if (b.task == TaskType::Seq2Seq) {
+      counted += b.trainableTokens;
     } else {
       for (std::int64_t r = 0; r < b.rows; ++r) {
         for (std::int64_t col = 1; col < b.columns; ++col) counted += b.labels[static_cast<std::size_t>(r * b.columns + col)] != kIgnoreIndex;
@@ -421,16 +464,14 @@ Trainer::StepOutcome Trainer::trainStep(const std::vector<std::vector<std::size_
     inputs.inputIds = longTensor(b.inputIds, b.rows, b.columns, m_device);
     inputs.attentionMask = longTensor(b.attentionMask, b.rows, b.columns, m_device);
     addPackedSegments(inputs, b, m_train.packed, m_device);
+    if (b.task == TaskType::Seq2Seq) inputs.decoderInputIds = decoderInputs(b, m_model->config(), m_train.padId, m_device);
     const at::Tensor logits = m_model->forward(inputs);
     at::Tensor loss;
     if (classification) {
       const at::Tensor labels = longTensor(b.labels, b.rows, 1, m_device).view({b.rows});
       loss = at::cross_entropy_loss(logits.to(at::kFloat), labels, {}, at::Reduction::Sum);
     } else {
-      const at::Tensor labels = longTensor(b.labels, b.rows, b.columns, m_device);
-      const std::int64_t vocab = logits.size(-1);
-      loss = at::cross_entropy_loss(logits.slice(1, 0, -1).reshape({-1, vocab}).to(at::kFloat),
-                                    labels.slice(1, 1).reshape({-1}), {}, at::Reduction::Sum, kIgnoreIndex);
+      loss = summedTokenLoss(logits, b, m_device);
     }
     (loss / static_cast<double>(counted)).backward();
     lossSum += loss.item<double>();
@@ -480,6 +521,9 @@ EvalMetrics Trainer::evaluate() {
     inputs.inputIds = longTensor(b.inputIds, b.rows, b.columns, m_device);
     inputs.attentionMask = longTensor(b.attentionMask, b.rows, b.columns, m_device);
     addPackedSegments(inputs, b, m_validation.packed, m_device);
+    if (b.task == TaskType::Seq2Seq) {
+      inputs.decoderInputIds = decoderInputs(b, m_model->config(), m_validation.padId, m_device);
+    }
     const at::Tensor logits = m_model->forward(inputs).to(at::kFloat);
     if (classification) {
       const at::Tensor labels = longTensor(b.labels, b.rows, 1, m_device).view({b.rows});
@@ -497,11 +541,14 @@ EvalMetrics Trainer::evaluate() {
       }
       counted += b.rows;
     } else {
-      const at::Tensor labels = longTensor(b.labels, b.rows, b.columns, m_device).slice(1, 1).reshape({-1});
-      lossSum += at::cross_entropy_loss(logits.slice(1, 0, -1).reshape({-1, logits.size(-1)}), labels, {},
-                                        at::Reduction::Sum, kIgnoreIndex)
-                     .item<double>();
-      counted += labels.ne(kIgnoreIndex).sum().item<std::int64_t>();
+      lossSum += summedTokenLoss(logits, b, m_device).item<double>();
+      if (b.task == TaskType::Seq2Seq) {
+        counted += b.trainableTokens;
+      } else {
+        for (std::int64_t r = 0; r < b.rows; ++r) {
+          for (std::int64_t col = 1; col < b.columns; ++col) counted += b.labels[static_cast<std::size_t>(r * b.columns + col)] != kIgnoreIndex;
+        }
+      }
     }
     metrics.rows += b.rows;
   }
@@ -521,15 +568,97 @@ EvalMetrics Trainer::evaluate() {
     }
     metrics.f1 = present > 0 ? f1Sum / present : 0.0;
   }
+  addGenerationMetrics(metrics);
   if (m_observer) m_observer->onEval(metrics);
   if (m_options.store) {
     std::vector<MetricPoint> points{{metrics.step, "eval/loss", metrics.loss}, {metrics.step, "eval/perplexity", metrics.perplexity}};
     if (metrics.accuracy) points.push_back({metrics.step, "eval/accuracy", *metrics.accuracy});
     if (metrics.f1) points.push_back({metrics.step, "eval/f1", *metrics.f1});
+    if (metrics.bleu) points.push_back({metrics.step, "eval/bleu", *metrics.bleu});
+    if (metrics.exactMatch) points.push_back({metrics.step, "eval/exact_match", *metrics.exactMatch});
     m_options.store->appendMetrics(m_options.runId, points);
   }
   setState(TrainerState::Running);
   return metrics;
+}
+
+void Trainer::prepareGenerationCases(const Dataset& dataset) {
+  m_generationCases.clear();
+  const auto limit = static_cast<std::size_t>(m_config.eval.generateMaxExamples);
+  if (limit == 0 || m_validation.rows.empty()) return;
+  const ModelConfig& mc = m_model->config();
+  std::vector<std::int64_t> stops = mc.eosTokenIds.value_or(std::vector<std::int64_t>{});
+  if (const auto eos = m_tokenizer->eosId(); eos && std::find(stops.begin(), stops.end(), *eos) == stops.end()) {
+    stops.push_back(*eos);
+  }
+  // The text a generated answer is compared with: the example's (last) response as written.
+  auto referenceOf = [&](const Example& e) -> std::optional<std::string> {
+    switch (dataset.format) {
+    case DatasetFormat::Alpaca: return e.output;
+    case DatasetFormat::SourceTarget: return e.target;
+    case DatasetFormat::Chat:
+      for (auto it = e.messages.rbegin(); it != e.messages.rend(); ++it) {
+        if (it->role == ChatRole::Assistant) return it->content;
+      }
+      return std::nullopt;
+    default: return std::nullopt;
+    }
+  };
+  if (m_validation.task == TaskType::Seq2Seq) {
+    for (const TokenizedExample& row : m_validation.rows) {
+      if (m_generationCases.size() >= limit) break;
+      const auto reference = referenceOf(dataset.examples.at(row.exampleIndex));
+      if (!reference) continue;
+      m_generationCases.push_back({std::vector<std::int64_t>(row.inputIds.begin(), row.inputIds.end()), *reference,
+                                   static_cast<std::int64_t>(row.labels.size()), stops});
+    }
+    return;
+  }
+  // Causal LMs: instruction and chat rows whose loss covers the responses only, so that the
+  // prompt is every token before the last response span, exactly as trained.
+  const bool instructions = dataset.format == DatasetFormat::Alpaca || dataset.format == DatasetFormat::Chat ||
+                            dataset.format == DatasetFormat::SourceTarget;
+  if (m_validation.task != TaskType::CausalLm || !instructions || m_validation.packed || m_config.dataset.trainOnPrompt) {
+    return;
+  }
+  for (const TokenizedExample& row : m_validation.rows) {
+    if (m_generationCases.size() >= limit) break;
+    const std::vector<TokenId>& labels = row.labels;
+    // A row whose last response was cut away by truncation ends in prompt tokens: its reference
+    // is not what the row trains on.
+    if (labels.empty() || labels.back() == kIgnoreIndex) continue;
+    std::size_t start = labels.size() - 1;
+    while (start > 0 && labels[start - 1] != kIgnoreIndex) --start;
+    if (start == 0) continue;
+    const auto reference = referenceOf(dataset.examples.at(row.exampleIndex));
+    if (!reference) continue;
+    GenerationCase item{std::vector<std::int64_t>(row.inputIds.begin(), row.inputIds.begin() + static_cast<std::ptrdiff_t>(start)),
+                        *reference, static_cast<std::int64_t>(labels.size() - start), stops};
+    // The template's end-of-turn marker (e.g. <|im_end|>) ends the answer as EOS does.
+    const TokenId last = labels.back();
+    if (m_tokenizer->isSpecial(last) && std::find(item.stopTokens.begin(), item.stopTokens.end(), last) == item.stopTokens.end()) {
+      item.stopTokens.push_back(last);
+    }
+    m_generationCases.push_back(std::move(item));
+  }
+}
+
+void Trainer::addGenerationMetrics(EvalMetrics& metrics) {
+  m_lastGenerations.clear();
+  if (m_generationCases.empty()) return;
+  std::vector<std::string> answers, references;
+  for (const GenerationCase& item : m_generationCases) {
+    GenerationOptions options; // greedy
+    options.maxNewTokens = m_config.eval.maxNewTokens > 0 ? m_config.eval.maxNewTokens : item.referenceTokens + 16;
+    options.stopTokens = item.stopTokens;
+    const std::vector<std::int64_t> out = generate(*m_model, item.prompt, options);
+    answers.push_back(m_tokenizer->decode(std::vector<TokenId>(out.begin(), out.end()), /*skipSpecialTokens=*/true));
+    references.push_back(item.reference);
+    m_lastGenerations.emplace_back(answers.back(), item.reference);
+  }
+  metrics.generatedRows = static_cast<std::int64_t>(answers.size());
+  metrics.exactMatch = exactMatch(answers, references);
+  if (m_validation.task == TaskType::Seq2Seq) metrics.bleu = corpusBleu(answers, references).score;
 }
 
 std::string Trainer::generateText(const std::string& prompt, std::int64_t maxNewTokens, double temperature,
@@ -573,6 +702,8 @@ TrainResult Trainer::run() {
     result.finalMetrics["eval/perplexity"] = e.perplexity;
     if (e.accuracy) result.finalMetrics["eval/accuracy"] = *e.accuracy;
     if (e.f1) result.finalMetrics["eval/f1"] = *e.f1;
+    if (e.bleu) result.finalMetrics["eval/bleu"] = *e.bleu;
+    if (e.exactMatch) result.finalMetrics["eval/exact_match"] = *e.exactMatch;
     if (e.loss < m_position.bestEvalLoss) {
       m_position.bestEvalLoss = e.loss;
       m_position.evalsWithoutImprovement = 0;
@@ -580,6 +711,8 @@ TrainResult Trainer::run() {
       result.bestMetrics["eval/perplexity"] = e.perplexity;
       if (e.accuracy) result.bestMetrics["eval/accuracy"] = *e.accuracy;
       if (e.f1) result.bestMetrics["eval/f1"] = *e.f1;
+      if (e.bleu) result.bestMetrics["eval/bleu"] = *e.bleu;
+      if (e.exactMatch) result.bestMetrics["eval/exact_match"] = *e.exactMatch;
     } else {
       ++m_position.evalsWithoutImprovement;
     }

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lorafa {
@@ -72,9 +73,21 @@ public:
   }
   /// Writes a checkpoint of the current state to output_dir/checkpoints/step-N.
   std::string saveCheckpoint();
+  /// (generated answer, reference) of the last evaluation's generation metrics, in row order.
+  const std::vector<std::pair<std::string, std::string>>& lastGenerations() const { return m_lastGenerations; }
 
 private:
   struct StepOutcome;
+  /// A validation row answered by generation in evaluate(): the prompt as trained, the text the
+  /// answer is compared with, and where generation stops.
+  struct GenerationCase {
+    std::vector<std::int64_t> prompt;
+    std::string reference;
+    std::int64_t referenceTokens = 0;
+    std::vector<std::int64_t> stopTokens;
+  };
+  void prepareGenerationCases(const Dataset& dataset);
+  void addGenerationMetrics(EvalMetrics& metrics);
   StepOutcome trainStep(const std::vector<std::vector<std::size_t>>& microBatches);
   double learningRateAt(std::int64_t stepIndex) const;
   void optimizerStep(double learningRate);
@@ -110,6 +123,8 @@ private:
   std::int64_t m_lastMemorySampleMs = -1'000'000;
   std::atomic<std::int64_t> m_sampleStep{0};
   std::string m_lastCheckpoint;
+  std::vector<GenerationCase> m_generationCases;
+  std::vector<std::pair<std::string, std::string>> m_lastGenerations;
   bool m_setUp = false;
 };
 
