@@ -136,6 +136,14 @@ TEST_P(PackedRows, LogitsEqualEachSegmentAlone) {
       start += length;
     }
   }
+  // Without segments the later segments see the earlier ones: the comparison above has teeth.
+  ModelInputs unsegmented = packedInputs(b);
+  unsegmented.segmentIds = at::Tensor();
+  unsegmented.positionIds = at::Tensor();
+  const at::Tensor leaky = model->forward(unsegmented);
+  const std::int64_t second = static_cast<std::int64_t>(c.segments[0][0].size());
+  EXPECT_TRUE(test::allClose(leaky[0].slice(0, 0, second), packed[0].slice(0, 0, second), 0.0, 1e-5));
+  EXPECT_FALSE(test::allClose(leaky[0].slice(0, second), packed[0].slice(0, second), 0.0, 1e-3));
 }
 
 TEST_P(PackedRows, LossAndInputGradientsEqualTheUnpackedRows) {
