@@ -29,7 +29,8 @@ namespace {
 ModelConfig packedTinyConfig(const std::string& type) {
   std::string json;
   if (type == "gpt2") {
-    json = R"({"model_type": "gpt2", "vocab_size": 61, "n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 64,
+    json =
+        R"({"model_type": "gpt2", "vocab_size": 61, "n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 64,
       "eos_token_id": 2})";
   } else {
     // Grouped-query attention (4 heads over 2 KV heads); qwen2 adds q/k/v biases.
@@ -49,7 +50,8 @@ std::shared_ptr<LanguageModel> packedTinyModel(const std::string& type, std::uin
 
 at::Tensor embeddingWeight(LanguageModel& model) {
   const auto params = model.named_parameters();
-  const std::string name = model.config().family == ModelFamily::Gpt2 ? "transformer.wte.weight" : "model.embed_tokens.weight";
+  const std::string name =
+      model.config().family == ModelFamily::Gpt2 ? "transformer.wte.weight" : "model.embed_tokens.weight";
   return params[name].detach();
 }
 
@@ -59,8 +61,8 @@ at::Tensor longTensor(std::vector<std::int64_t> values, std::int64_t rows, std::
 
 /// Summed next-token cross-entropy (logits [B, T, V], labels [B, T] aligned with the inputs).
 at::Tensor summedLoss(const at::Tensor& logits, const at::Tensor& labels) {
-  return at::cross_entropy_loss(logits.slice(1, 0, -1).reshape({-1, logits.size(-1)}), labels.slice(1, 1).reshape({-1}),
-                                {}, at::Reduction::Sum, kIgnoreIndex);
+  return at::cross_entropy_loss(logits.slice(1, 0, -1).reshape({-1, logits.size(-1)}),
+                                labels.slice(1, 1).reshape({-1}), {}, at::Reduction::Sum, kIgnoreIndex);
 }
 
 /// Two packed rows: three segments (5, 7, 4 tokens) filling 16 columns, and two (6, 3) followed by
@@ -82,7 +84,8 @@ struct PackedCase {
       segments.emplace_back();
       for (std::size_t s = 0; s < rowLengths.size(); ++s) {
         std::vector<TokenId> ids;
-        for (std::int64_t t = 0; t < rowLengths[s]; ++t) ids.push_back(token(random));
+        for (std::int64_t t = 0; t < rowLengths[s]; ++t)
+          ids.push_back(token(random));
         segments.back().push_back(ids);
         for (std::size_t t = 0; t < ids.size(); ++t) {
           row.inputIds.push_back(ids[t]);
@@ -132,7 +135,8 @@ TEST_P(PackedRows, LogitsEqualEachSegmentAlone) {
       ModelInputs alone;
       alone.inputIds = longTensor(ids, 1, length);
       const at::Tensor reference = model->forward(alone)[0];
-      EXPECT_TRUE(test::allClose(packed[static_cast<std::int64_t>(r)].slice(0, start, start + length), reference, 0.0, 1e-5));
+      EXPECT_TRUE(test::allClose(packed[static_cast<std::int64_t>(r)].slice(0, start, start + length),
+                                 reference, 0.0, 1e-5));
       start += length;
     }
   }
@@ -183,7 +187,8 @@ TEST_P(PackedRows, LossAndInputGradientsEqualTheUnpackedRows) {
   ASSERT_EQ(packedCount, aloneCount);
   EXPECT_NEAR(packedLoss.item<double>(), aloneSum / static_cast<double>(aloneCount), 1e-5);
   at::Tensor total = aloneLosses[0];
-  for (std::size_t i = 1; i < aloneLosses.size(); ++i) total = total + aloneLosses[i];
+  for (std::size_t i = 1; i < aloneLosses.size(); ++i)
+    total = total + aloneLosses[i];
   (total / static_cast<double>(aloneCount)).backward();
 
   // The gradient reaching each token's embedding is the one it gets alone: nothing leaks across.
@@ -192,8 +197,9 @@ TEST_P(PackedRows, LossAndInputGradientsEqualTheUnpackedRows) {
     std::int64_t start = 0;
     for (const auto& ids : c.segments[r]) {
       const auto length = static_cast<std::int64_t>(ids.size());
-      EXPECT_TRUE(test::allClose(packedEmbeds.grad()[static_cast<std::int64_t>(r)].slice(0, start, start + length),
-                                 aloneEmbeds[k++].grad()[0], 1e-4, 1e-7));
+      EXPECT_TRUE(
+          test::allClose(packedEmbeds.grad()[static_cast<std::int64_t>(r)].slice(0, start, start + length),
+                         aloneEmbeds[k++].grad()[0], 1e-4, 1e-7));
       start += length;
     }
   }

@@ -38,9 +38,11 @@ protected:
     const auto tokenizer = Tokenizer::load(kFixtures + "/tokenizers/gpt2");
     // n_positions large enough that all packed training examples fit in one row: no example is
     // cut at a row end, so packed and unpacked rows hold exactly the same tokens.
-    const std::string json = R"({"model_type": "gpt2", "vocab_size": )" + std::to_string(tokenizer->vocabSize()) +
-                             R"(, "n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 1024, "eos_token_id": 50256})";
-    auto model = createModel(ModelConfig::fromJson(json, "<tiny gpt2>"), at::TensorOptions().dtype(at::kFloat));
+    const std::string json =
+        R"({"model_type": "gpt2", "vocab_size": )" + std::to_string(tokenizer->vocabSize()) +
+        R"(, "n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 1024, "eos_token_id": 50256})";
+    auto model =
+        createModel(ModelConfig::fromJson(json, "<tiny gpt2>"), at::TensorOptions().dtype(at::kFloat));
     initializeRandom(*model, 5);
     m_modelDir = (m_root / "model").string();
     saveModelCheckpoint(*model, m_modelDir);
@@ -111,7 +113,8 @@ TEST(PackingRefused, ClassificationAndSeq2SeqRefusePackingClearly) {
     tokenizeDataset(spam, *tokenizer, o);
     ADD_FAILURE() << "classification data was packed";
   } catch (const DataError& e) {
-    EXPECT_NE(std::string(e.what()).find("packing applies to causal language modelling only, not to classification"),
+    EXPECT_NE(std::string(e.what()).find(
+                  "packing applies to causal language modelling only, not to classification"),
               std::string::npos)
         << e.what();
   }
@@ -121,8 +124,9 @@ TEST(PackingRefused, ClassificationAndSeq2SeqRefusePackingClearly) {
     tokenizeDataset(alpaca, *tokenizer, o);
     ADD_FAILURE() << "sequence-to-sequence data was packed";
   } catch (const DataError& e) {
-    EXPECT_NE(std::string(e.what()).find("not to sequence-to-sequence training: set dataset.packing to false"),
-              std::string::npos)
+    EXPECT_NE(
+        std::string(e.what()).find("not to sequence-to-sequence training: set dataset.packing to false"),
+        std::string::npos)
         << e.what();
   }
   o.task = TaskType::CausalLm;
