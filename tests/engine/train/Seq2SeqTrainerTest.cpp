@@ -8,11 +8,15 @@
 #include "models/ModelFactory.h"
 #include "train/TextMetrics.h"
 
+#include <ATen/core/Reduction.h>
+#include <ATen/ops/cross_entropy_loss.h>
 #include <ATen/ops/equal.h>
+#include <ATen/ops/tensor.h>
 #include <c10/core/GradMode.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 namespace lorafa {
@@ -122,6 +126,34 @@ TEST_F(Seq2SeqTrainerTest, EachMethodLowersTheTrainingLoss) {
     EXPECT_EQ(sawB, method != TrainMethod::Full) << toString(method);
     EXPECT_EQ(sawWeight, method == TrainMethod::Full) << toString(method);
   }
+}
+
+TEST_F(Seq2SeqTrainerTest, EvalLossIsTheTokenMeanOverRowsDecodedOneByOne) {
+  // Reference: each validation row alone (no padding anywhere), decoder inputs written out as
+  // Hugging Face's _shift_right makes them: decoder_start_token_id, then the labels but the last.
+  RunConfig c = config("eval-loss");
+  Trainer trainer(c);
+  trainer.setup();
+  const double loss = trainer.evaluate().loss;
+  LanguageModel& model = trainer.model();
+  model.eval();
+  c10::NoGradGuard noGrad;
+  double sum = 0.0;
+  std::int64_t tokens = 0;
+  for (const TokenizedExample& row : trainer.validationRows().rows) {
+    std::vector<std::int64_t> decoder{model.config().decoderStartTokenId};
+    decoder.insert(decoder.end(), row.labels.begin(), row.labels.end() - 1);
+    const std::vector<std::int64_t> source(row.inputIds.begin(), row.inputIds.end());
+    const std::vector<std::int64_t> labels(row.labels.begin(), row.labels.end());
+    ModelInputs inputs;
+    inputs.inputIds = at::tensor(source, at::kLong).view({1, -1});
+    inputs.decoderInputIds = at::tensor(decoder, at::kLong).view({1, -1});
+    const at::Tensor logits = model.forward(inputs);
+    sum += at::cross_entropy_loss(logits[0], at::tensor(labels, at::kLong), {}, at::Reduction::Sum).item<double>();
+    tokens += static_cast<std::int64_t>(labels.size());
+  }
+  ASSERT_EQ(trainer.validationRows().rows.size(), 3u);
+  EXPECT_NEAR(loss, sum / static_cast<double>(tokens), 1e-5);
 }
 
 TEST_F(Seq2SeqTrainerTest, ResumingEqualsNeverStopping) {
@@ -235,6 +267,41 @@ TEST(EvalConfigKeys, ParseCheckAndRoundTrip) {
     EXPECT_NE(e.problems()[0].find("eval.generate_max_examples: must be at least 0"), std::string::npos) << e.what();
     EXPECT_NE(e.problems()[1].find("eval.beams: unknown key"), std::string::npos) << e.what();
   }
+}
+
+TEST_F(Seq2SeqTrainerTest, AMemorisedAnswerScoresFullMarks) {
+  // The same lowercase pair in every row (the BERT tokenizer is uncased): after full training the
+  // validation rows, copies of the training rows, are answered word for word.
+  const std::string data = (m_root / "same.tsv").string();
+  {
+    std::ofstream tsv(data);
+    tsv << "source\ttarget\n";
+    for (int i = 0; i < 8; ++i) tsv << "good morning\tbonjour tout le monde\n";
+  }
+  RunConfig c = config("memorise");
+  c.dataset.path = data;
+  c.dataset.sourceColumn = "source";
+  c.dataset.targetColumn = "target";
+  c.adapter.method = TrainMethod::Full;
+  c.adapter.dropout = 0.0;
+  c.optim.learningRate = 1e-2;
+  c.optim.schedule = LrSchedule::Constant;
+  c.train.batchSize = 8;
+  c.train.gradAccumulation = 1;
+  c.train.maxSteps = 30;
+  c.train.evalEvery = 30;
+  c.eval.maxNewTokens = 0; // the reference's length + 16: the model must stop at [SEP] itself
+  Recorder recorder;
+  Trainer trainer(c, &recorder);
+  trainer.setup();
+  ASSERT_EQ(trainer.run().state, TrainerState::Completed);
+  ASSERT_EQ(recorder.evals.size(), 2u);
+  EXPECT_DOUBLE_EQ(*recorder.evals.front().exactMatch, 0.0);
+  EXPECT_DOUBLE_EQ(*recorder.evals.front().bleu, 0.0);
+  ASSERT_FALSE(trainer.lastGenerations().empty());
+  EXPECT_EQ(trainer.lastGenerations()[0].first, "bonjour tout le monde");
+  EXPECT_DOUBLE_EQ(*recorder.evals.back().exactMatch, 1.0);
+  EXPECT_NEAR(*recorder.evals.back().bleu, 100.0, 1e-9);
 }
 
 TEST_F(Seq2SeqTrainerTest, T5NeedsSourceTargetOrAlpacaData) {
