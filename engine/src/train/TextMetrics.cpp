@@ -145,8 +145,9 @@ std::vector<std::string> tokenize13a(std::string_view line) {
 
 BleuScore corpusBleu(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references) {
   if (hypotheses.size() != references.size()) {
-    throw std::invalid_argument("BLEU needs one reference per hypothesis: " + std::to_string(hypotheses.size()) +
-                                " hypotheses, " + std::to_string(references.size()) + " references");
+    throw std::invalid_argument(
+        "BLEU needs one reference per hypothesis: " + std::to_string(hypotheses.size()) + " hypotheses, " +
+        std::to_string(references.size()) + " references");
   }
   BleuScore out;
   for (std::size_t i = 0; i < hypotheses.size(); ++i) {
@@ -191,9 +192,9 @@ std::string trimWhitespace(std::string_view text) {
 
 double exactMatch(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references) {
   if (hypotheses.size() != references.size()) {
-    throw std::invalid_argument("exact match needs one reference per hypothesis: " +
-                                std::to_string(hypotheses.size()) + " hypotheses, " +
-                                std::to_string(references.size()) + " references");
+    throw std::invalid_argument(
+        "exact match needs one reference per hypothesis: " + std::to_string(hypotheses.size()) +
+        " hypotheses, " + std::to_string(references.size()) + " references");
   }
   if (hypotheses.empty()) return 0.0;
   std::size_t same = 0;

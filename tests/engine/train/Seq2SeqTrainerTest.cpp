@@ -42,9 +42,11 @@ protected:
     m_root = fs::temp_directory_path() / ("lorafa-seq2seq-" + std::to_string(std::random_device{}()));
     fs::create_directories(m_root);
     const auto tokenizer = Tokenizer::load(kFixtures + "/tokenizers/bert");
-    const std::string json = R"({"model_type": "t5", "architectures": ["T5ForConditionalGeneration"],
-      "vocab_size": )" + std::to_string(tokenizer->vocabSize()) +
-                             R"(, "d_model": 32, "d_kv": 8, "d_ff": 48, "num_layers": 2, "num_decoder_layers": 2,
+    const std::string json =
+        R"({"model_type": "t5", "architectures": ["T5ForConditionalGeneration"],
+      "vocab_size": )" +
+        std::to_string(tokenizer->vocabSize()) +
+        R"(, "d_model": 32, "d_kv": 8, "d_ff": 48, "num_layers": 2, "num_decoder_layers": 2,
       "num_heads": 4, "relative_attention_num_buckets": 32, "relative_attention_max_distance": 128,
       "feed_forward_proj": "relu", "tie_word_embeddings": false, "layer_norm_epsilon": 1e-6,
       "decoder_start_token_id": 0, "pad_token_id": 0, "eos_token_id": 102})";
@@ -115,7 +117,8 @@ TEST_F(Seq2SeqTrainerTest, EachMethodLowersTheTrainingLoss) {
     ASSERT_EQ(result.state, TrainerState::Completed) << toString(method) << ": " << result.message;
     ASSERT_EQ(recorder.steps.size(), 8u);
     EXPECT_LT(recorder.steps.back().loss, recorder.steps.front().loss - 0.5)
-        << toString(method) << ": first " << recorder.steps.front().loss << ", last " << recorder.steps.back().loss;
+        << toString(method) << ": first " << recorder.steps.front().loss << ", last "
+        << recorder.steps.back().loss;
     bool sawA = false, sawB = false, sawWeight = false;
     for (const auto& [name, p] : trainer.trainableParameters()) {
       sawA = sawA || name.find("lora_A") != std::string::npos;
@@ -149,7 +152,8 @@ TEST_F(Seq2SeqTrainerTest, EvalLossIsTheTokenMeanOverRowsDecodedOneByOne) {
     inputs.inputIds = at::tensor(source, at::kLong).view({1, -1});
     inputs.decoderInputIds = at::tensor(decoder, at::kLong).view({1, -1});
     const at::Tensor logits = model.forward(inputs);
-    sum += at::cross_entropy_loss(logits[0], at::tensor(labels, at::kLong), {}, at::Reduction::Sum).item<double>();
+    sum += at::cross_entropy_loss(logits[0], at::tensor(labels, at::kLong), {}, at::Reduction::Sum)
+               .item<double>();
     tokens += static_cast<std::int64_t>(labels.size());
   }
   ASSERT_EQ(trainer.validationRows().rows.size(), 3u);
@@ -230,7 +234,8 @@ TEST_F(Seq2SeqTrainerTest, EvaluationReportsBleuAndExactMatchEverywhere) {
     answers.push_back(answer);
     references.push_back(reference);
   }
-  for (const std::string& r : references) EXPECT_FALSE(r.empty());
+  for (const std::string& r : references)
+    EXPECT_FALSE(r.empty());
   EXPECT_DOUBLE_EQ(*recorder.evals.back().bleu, corpusBleu(answers, references).score);
   EXPECT_DOUBLE_EQ(*recorder.evals.back().exactMatch, exactMatch(answers, references));
   EXPECT_TRUE(result.finalMetrics.count("eval/bleu"));
@@ -264,7 +269,8 @@ TEST(EvalConfigKeys, ParseCheckAndRoundTrip) {
     FAIL() << "expected a ConfigError";
   } catch (const ConfigError& e) {
     ASSERT_EQ(e.problems().size(), 2u) << e.what();
-    EXPECT_NE(e.problems()[0].find("eval.generate_max_examples: must be at least 0"), std::string::npos) << e.what();
+    EXPECT_NE(e.problems()[0].find("eval.generate_max_examples: must be at least 0"), std::string::npos)
+        << e.what();
     EXPECT_NE(e.problems()[1].find("eval.beams: unknown key"), std::string::npos) << e.what();
   }
 }
@@ -276,7 +282,8 @@ TEST_F(Seq2SeqTrainerTest, AMemorisedAnswerScoresFullMarks) {
   {
     std::ofstream tsv(data);
     tsv << "source\ttarget\n";
-    for (int i = 0; i < 8; ++i) tsv << "good morning\tbonjour tout le monde\n";
+    for (int i = 0; i < 8; ++i)
+      tsv << "good morning\tbonjour tout le monde\n";
   }
   RunConfig c = config("memorise");
   c.dataset.path = data;
@@ -319,8 +326,9 @@ TEST_F(Seq2SeqTrainerTest, T5NeedsSourceTargetOrAlpacaData) {
 
 TEST_F(Seq2SeqTrainerTest, CausalLmOnInstructionDataReportsExactMatch) {
   const auto tokenizer = Tokenizer::load(kFixtures + "/tokenizers/gpt2");
-  const std::string json = R"({"model_type": "gpt2", "vocab_size": )" + std::to_string(tokenizer->vocabSize()) +
-                           R"(, "n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 128, "eos_token_id": 50256})";
+  const std::string json =
+      R"({"model_type": "gpt2", "vocab_size": )" + std::to_string(tokenizer->vocabSize()) +
+      R"(, "n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 128, "eos_token_id": 50256})";
   auto model = createModel(ModelConfig::fromJson(json, "<tiny gpt2>"), at::TensorOptions().dtype(at::kFloat));
   initializeRandom(*model, 3);
   const std::string modelDir = (m_root / "gpt2").string();
