@@ -19,16 +19,20 @@ at::Tensor LoraFaFunction::forward(torch::autograd::AutogradContext* ctx, const 
                                 "], got last dimension " +
                                 (input.dim() < 1 ? std::string("none") : std::to_string(input.size(-1))));
   }
-  const at::Tensor x = input.reshape({-1, in});
-  at::Tensor z;
+  // The base matmul decides the compute dtype: autocast's (bf16/fp16) when it is on, otherwise
+  // the input's. The adapter follows it explicitly, because the in-place addmm_ below is not an
+  // autocast op and A and B stay fp32 (master weights) while a frozen W may be stored bf16/fp16.
+  at::Tensor y = at::linear(input, weight, bias.numel() == 0 ? at::Tensor() : bias);
+  const c10::ScalarType compute = y.scalar_type();
+  const at::Tensor x = input.reshape({-1, in}).to(compute);
+  at::Tensor z; // kept in the compute dtype: half the memory under bf16/fp16
   if (dropout > 0.0) {
-    z = at::mm(dropoutKeepScale(dropoutSeed, x.sizes(), dropout, x.options()).mul_(x), loraA.t());
+    z = at::mm(dropoutKeepScale(dropoutSeed, x.sizes(), dropout, x.options()).mul_(x), loraA.to(compute).t());
   } else {
-    z = at::mm(x, loraA.t());
+    z = at::mm(x, loraA.to(compute).t());
   }
   // Base and adapter summed in place into one [..., out] result (a fresh tensor, not a view).
-  at::Tensor y = at::linear(input, weight, bias.numel() == 0 ? at::Tensor() : bias);
-  y.view({-1, weight.size(0)}).addmm_(z, loraB.t(), /*beta=*/1, /*alpha=*/scaling);
+  y.view({-1, weight.size(0)}).addmm_(z, loraB.to(compute).t(), /*beta=*/1, /*alpha=*/scaling);
 
   ctx->save_for_backward({z, weight, loraA, loraB});
   ctx->saved_data["scaling"] = scaling;
@@ -49,22 +53,25 @@ torch::autograd::variable_list LoraFaFunction::backward(torch::autograd::Autogra
   const double dropout = ctx->saved_data["dropout"].toDouble();
   const std::vector<std::int64_t> inputSizes = ctx->saved_data["input_sizes"].toIntVector();
 
+  // Backward runs outside autocast: everything is computed in the forward's compute dtype (dy's),
+  // and dB is returned in B's own dtype (fp32 master weights under bf16/fp16).
   const at::Tensor dy = gradOutputs[0].reshape({-1, weight.size(0)});
+  const c10::ScalarType compute = dy.scalar_type();
   at::Tensor dInput;
   at::Tensor dB;
   if (ctx->needs_input_grad(0)) {
-    const at::Tensor dz = at::mm(dy, loraB).mul_(scaling); // [N, r]
-    at::Tensor dx = at::mm(dy, weight);                     // [N, in]
+    const at::Tensor dz = at::mm(dy, loraB.to(compute)).mul_(scaling); // [N, r]
+    at::Tensor dx = at::mm(dy, weight.to(compute));                    // [N, in]
     if (dropout > 0.0) {
       const std::int64_t seed = ctx->saved_data["seed"].toInt();
-      dx.add_(at::mm(dz, loraA).mul_(dropoutKeepScale(seed, dx.sizes(), dropout, dx.options())));
+      dx.add_(at::mm(dz, loraA.to(compute)).mul_(dropoutKeepScale(seed, dx.sizes(), dropout, dx.options())));
     } else {
-      dx.addmm_(dz, loraA);
+      dx.addmm_(dz, loraA.to(compute));
     }
-    dInput = dx.view(inputSizes);
+    dInput = dx.view(inputSizes); // the autograd engine casts it to the input's dtype if that differs
   }
   if (ctx->needs_input_grad(4)) {
-    dB = at::mm(dy.t(), z).mul_(scaling); // [out, r]
+    dB = at::mm(dy.t(), z.to(compute)).mul_(scaling).to(loraB.scalar_type()); // [out, r]
   }
   // One gradient per forward argument: input, W, b, A, B, scaling, dropout, seed.
   return {dInput, at::Tensor(), at::Tensor(), at::Tensor(), dB, at::Tensor(), at::Tensor(), at::Tensor()};

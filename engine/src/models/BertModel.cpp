@@ -1,6 +1,7 @@
 #include "BertModel.h"
 
 #include "Attention.h"
+#include "BlockCheckpoint.h"
 
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/arange.h>
@@ -139,7 +140,14 @@ at::Tensor BertModel::forward(const ModelInputs& inputs) {
   const at::Tensor mask = additiveAttentionMask(inputs.attentionMask, length, length, false,
                                                 hidden.scalar_type(), hidden.device());
   for (std::size_t i = 0; i < m_layers->size(); ++i) {
-    hidden = (*m_layers)[i].forward(hidden, mask);
+    Block& block = (*m_layers)[i];
+    if (checkpointingBlocks()) {
+      hidden = checkpointBlock(block, [&block, mask](const std::vector<at::Tensor>& in) {
+        return block.forward(in[0], mask);
+      }, {hidden});
+    } else {
+      hidden = block.forward(hidden, mask);
+    }
   }
   const at::Tensor first = hidden.select(1, 0); // [CLS] / <s>
   if (isRoberta()) return m_classifier->forward(at::tanh(m_classifierDense->forward(first)));

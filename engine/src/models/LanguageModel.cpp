@@ -11,6 +11,7 @@
 #include <ATen/ops/rsqrt.h>
 #include <ATen/ops/silu.h>
 #include <ATen/ops/zeros.h>
+#include <c10/core/GradMode.h>
 
 #include <stdexcept>
 
@@ -27,6 +28,10 @@ void LinearRegistry::add(torch::nn::Module& parent, const std::string& prefix, c
 
 void LanguageModel::replaceLinear(const LinearHandle& handle, const std::shared_ptr<LinearLayer>& layer) {
   *handle.slot = handle.parent->replace_module(handle.childName, layer);
+}
+
+bool LanguageModel::checkpointingBlocks() const {
+  return m_gradientCheckpointing && is_training() && c10::GradMode::is_enabled();
 }
 
 EmbeddingTable::EmbeddingTable(std::int64_t count, std::int64_t dim, const c10::TensorOptions& options) {

@@ -89,12 +89,20 @@ public:
   /// Replaces the linear at `handle` with `layer` (same weight), keeping parameter names.
   void replaceLinear(const LinearHandle& handle, const std::shared_ptr<LinearLayer>& layer);
 
+  /// Gradient checkpointing: while training with gradients on, each transformer block keeps
+  /// only its input and is recomputed in backward (checkpointBlock).
+  virtual void setGradientCheckpointing(bool enabled) { m_gradientCheckpointing = enabled; }
+  bool gradientCheckpointing() const { return m_gradientCheckpointing; }
+
 protected:
   LinearRegistry& registry() { return m_registry; }
+  /// Whether block calls should go through checkpointBlock now: enabled, training, GradMode on.
+  bool checkpointingBlocks() const;
 
 private:
   ModelConfig m_config;
   LinearRegistry m_registry;
+  bool m_gradientCheckpointing = false;
 };
 
 /// A module holding one parameter "weight" [num, dim] used as a lookup table.

@@ -1,6 +1,7 @@
 #include "LlamaModel.h"
 
 #include "Attention.h"
+#include "BlockCheckpoint.h"
 
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/arange.h>
@@ -153,8 +154,15 @@ at::Tensor LlamaModel::forward(const ModelInputs& inputs) {
     cache->values.resize(m_layers->size());
   }
   for (std::size_t i = 0; i < m_layers->size(); ++i) {
-    hidden = (*m_layers)[i].forward(hidden, cos, sin, mask, cache ? &cache->keys[i] : nullptr,
-                                    cache ? &cache->values[i] : nullptr);
+    Block& block = (*m_layers)[i];
+    if (cache == nullptr && checkpointingBlocks()) {
+      hidden = checkpointBlock(block, [&block, cos = cos, sin = sin, mask](const std::vector<at::Tensor>& in) {
+        return block.forward(in[0], cos, sin, mask, nullptr, nullptr);
+      }, {hidden});
+      continue;
+    }
+    hidden = block.forward(hidden, cos, sin, mask, cache ? &cache->keys[i] : nullptr,
+                           cache ? &cache->values[i] : nullptr);
   }
   hidden = m_norm->forward(hidden);
   return m_lmHead ? m_lmHead->forward(hidden) : at::matmul(hidden, m_embed->weight.t());

@@ -1,6 +1,7 @@
 #include "T5Model.h"
 
 #include "Attention.h"
+#include "BlockCheckpoint.h"
 
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/abs.h>
@@ -16,6 +17,7 @@
 #include <ATen/ops/scalar_tensor.h>
 #include <ATen/ops/where.h>
 #include <ATen/ops/zeros_like.h>
+#include <c10/core/GradMode.h>
 
 #include <cmath>
 #include <limits>
@@ -237,16 +239,30 @@ public:
       cache->keys.resize(m_blocks->size());
       cache->values.resize(m_blocks->size());
     }
+    const bool checkpoint = m_checkpointing && cache == nullptr && is_training() && c10::GradMode::is_enabled();
     for (std::size_t i = 0; i < m_blocks->size(); ++i) {
-      hidden = (*m_blocks)[i].forward(hidden, bias, encoderHidden, crossMask,
-                                      cache ? &cache->keys[i] : nullptr, cache ? &cache->values[i] : nullptr);
+      Block& block = (*m_blocks)[i];
+      if (checkpoint) {
+        // The shared position bias and the encoder output are inputs: they may need gradients.
+        std::vector<at::Tensor> in{hidden, bias};
+        if (encoderHidden.defined()) in.push_back(encoderHidden);
+        hidden = checkpointBlock(block, [&block, crossMask](const std::vector<at::Tensor>& x) {
+          return block.forward(x[0], x[1], x.size() > 2 ? x[2] : at::Tensor(), crossMask, nullptr, nullptr);
+        }, in);
+        continue;
+      }
+      hidden = block.forward(hidden, bias, encoderHidden, crossMask,
+                             cache ? &cache->keys[i] : nullptr, cache ? &cache->values[i] : nullptr);
     }
     return m_finalNorm->forward(hidden);
   }
 
+  void setCheckpointing(bool enabled) { m_checkpointing = enabled; }
+
 private:
   std::shared_ptr<IndexedModules<Block>> m_blocks;
   std::shared_ptr<RmsNorm> m_finalNorm;
+  bool m_checkpointing = false;
 };
 
 T5Model::T5Model(const ModelConfig& c, const c10::TensorOptions& options) : LanguageModel(c, options) {
@@ -297,6 +313,12 @@ at::Tensor T5Model::forward(const ModelInputs& inputs) {
   out = out *
         std::pow(static_cast<double>(config().hiddenSize), -0.5); // tied head: rescale as Mesh TensorFlow did
   return at::matmul(out, m_shared->weight.t());
+}
+
+void T5Model::setGradientCheckpointing(bool enabled) {
+  LanguageModel::setGradientCheckpointing(enabled);
+  m_encoder->setCheckpointing(enabled);
+  m_decoder->setCheckpointing(enabled);
 }
 
 std::vector<std::string> T5Model::checkpointNames(const std::string& parameterName) const {

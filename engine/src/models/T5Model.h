@@ -21,6 +21,7 @@ public:
   std::vector<std::string> outputHeadNames() const override { return {"lm_head"}; }
   std::vector<std::string> checkpointNames(const std::string& parameterName) const override;
   bool isIgnoredCheckpointTensor(const std::string& name) const override;
+  void setGradientCheckpointing(bool enabled) override;
 
   class Attention;
   class AttentionLayer;

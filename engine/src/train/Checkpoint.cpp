@@ -75,6 +75,9 @@ void writeCheckpoint(const std::string& directory, const CheckpointData& data) {
                                                                         : nlohmann::ordered_json(nullptr);
     state["evals_without_improvement"] = data.position.evalsWithoutImprovement;
     state["optimizer_step"] = data.optimizerStep;
+    if (data.lossScale > 0.0) {
+      state["loss_scale"] = {{"scale", data.lossScale}, {"growth_tracker", data.lossScaleGrowthTracker}};
+    }
     state["config"] = data.configJson;
     const std::string text = state.dump(2) + "\n";
     writeFileAtomically((temp / kStateFile).string(), [&](std::FILE* f) { std::fwrite(text.data(), 1, text.size(), f); });
@@ -118,6 +121,10 @@ CheckpointData readCheckpoint(const std::string& directory) {
     data.position.bestEvalLoss = best.is_null() ? std::numeric_limits<double>::infinity() : best.get<double>();
     data.position.evalsWithoutImprovement = state.at("evals_without_improvement").get<std::int64_t>();
     data.optimizerStep = state.at("optimizer_step").get<std::int64_t>();
+    if (state.contains("loss_scale")) {
+      data.lossScale = state.at("loss_scale").at("scale").get<double>();
+      data.lossScaleGrowthTracker = state.at("loss_scale").at("growth_tracker").get<std::int64_t>();
+    }
     data.configJson = state.at("config").get<std::string>();
   } catch (const nlohmann::json::exception& e) {
     throw FormatError(statePath, std::string("malformed trainer state: ") + e.what());

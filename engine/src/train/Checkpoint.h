@@ -29,6 +29,9 @@ struct CheckpointData {
   NamedTensors weights;        ///< parameter name → value
   NamedTensors optimizerState; ///< "<parameter>/exp_avg", "<parameter>/exp_avg_sq"
   std::int64_t optimizerStep = 0;
+  /// fp16's dynamic loss scale and finite steps since its last change (LossScaler); 0: no scaler.
+  double lossScale = 0.0;
+  std::int64_t lossScaleGrowthTracker = 0;
   NamedTensors rngStates; ///< "cpu", "cuda:N" → the generator's state bytes
   std::string configJson; ///< the run's config (toJson), for `resume` and the record
 };

@@ -405,8 +405,9 @@ void readConfig(const Node& root, Reader& r, RunConfig& c) {
   if (!haveModel) r.problem(0, "model", "is required (the Hugging Face model folder)");
   if (!haveDatasetPath) r.problem(0, "dataset.path", "is required (the training data file)");
   if (!haveOutput) r.problem(0, "output_dir", "is required (where checkpoints and the adapter go)");
-  if (c.train.device == "cpu" && c.train.precision != Precision::Fp32) {
-    r.problem(0, "train.precision", std::string(toString(c.train.precision)) + " needs a CUDA device; use fp32 on cpu");
+  if (c.train.device == "cpu" && c.train.precision == Precision::Fp16) {
+    r.problem(0, "train.precision",
+              "fp16 needs a CUDA device (LibTorch's CPU autocast does bf16 only); use bf16 or fp32 on cpu");
   }
   if (c.pretrain && c.adapter.method != TrainMethod::Full) {
     r.problem(0, "pretrain", "needs method: full (every weight trains from random initialisation)");

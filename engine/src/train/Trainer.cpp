@@ -8,6 +8,7 @@
 #include "lorafa/MemoryMonitor.h"
 #include "lorafa/ModelSummary.h"
 #include "lorafa/RunStore.h"
+#include "models/Autocast.h"
 #include "models/Generation.h"
 #include "models/ModelFactory.h"
 #include "train/TextMetrics.h"
@@ -117,6 +118,7 @@ struct Trainer::StepOutcome {
   double gradNorm = 0.0;
   std::int64_t tokens = 0;
   bool finite = true;
+  bool overflow = false; ///< fp16: inf/NaN gradients at this loss scale; the update is skipped
 };
 
 Trainer::Trainer(RunConfig config, TrainerObserver* observer, TrainerOptions options)
@@ -162,14 +164,16 @@ void Trainer::sampleMemory(bool force) {
 void Trainer::setup() {
   setState(TrainerState::Preparing);
   const RunConfig& c = m_config;
-  if (c.train.precision != Precision::Fp32) {
-    throw std::invalid_argument(std::string("train.precision: ") + toString(c.train.precision) +
-                                " training is not implemented yet; use fp32");
-  }
-  if (c.train.gradientCheckpointing) {
-    throw std::invalid_argument("train.gradient_checkpointing: not implemented yet; set it to false");
-  }
   m_device = resolveDevice(c.train.device);
+  if (c.train.precision == Precision::Fp16 && !m_device.is_cuda()) {
+    // RunConfig already refuses fp16 with device cpu; this is device auto without a GPU.
+    throw std::invalid_argument("train.precision: fp16 needs a CUDA device (LibTorch's CPU autocast does bf16 only), "
+                                "but device " + c.train.device + " resolved to cpu here; use bf16 or fp32");
+  }
+  m_autocastDtype.reset();
+  if (c.train.precision == Precision::Bf16) m_autocastDtype = at::kBFloat16;
+  if (c.train.precision == Precision::Fp16) m_autocastDtype = at::kHalf;
+  m_lossScaler = LossScaler(c.train.precision == Precision::Fp16);
 
   m_tokenizer = Tokenizer::load(c.tokenizerPath.empty() ? c.modelPath : c.tokenizerPath);
   DatasetOptions datasetOptions;
@@ -277,6 +281,23 @@ void Trainer::setup() {
   at::manual_seed(c.train.seed);
   prepareForTraining(*m_model, TargetSpec::parse(c.targets), c.adapter);
   m_model->train();
+  m_model->setGradientCheckpointing(c.train.gradientCheckpointing);
+  if (m_autocastDtype) {
+    // Mixed precision: what trains (adapters, full weights, a classifier head) stays fp32 — master
+    // weights, so are their gradients and AdamW moments — and autocast runs the matmuls in
+    // bf16/fp16. The frozen base weights are stored in the low dtype: they are most of the memory,
+    // autocast would otherwise keep a low-precision copy of each for backward anyway, and
+    // Hugging Face holds them so with torch_dtype=bfloat16. LoRA-FA's frozen A is adapter state
+    // (saved in checkpoints, drawn in fp32) and stays fp32.
+    c10::NoGradGuard noGrad;
+    for (auto& item : m_model->named_parameters(/*recurse=*/true)) {
+      const std::string& name = item.key();
+      const bool adapter = name.size() > 7 && (name.compare(name.size() - 7, 7, ".lora_A") == 0 ||
+                                               name.compare(name.size() - 7, 7, ".lora_B") == 0);
+      at::Tensor& p = item.value();
+      if (!p.requires_grad() && !adapter && p.is_floating_point()) p.set_data(p.to(*m_autocastDtype));
+    }
+  }
   m_trainable.clear();
   std::map<std::string, at::Tensor> byName;
   for (const auto& item : m_model->named_parameters(/*recurse=*/true)) {
@@ -318,6 +339,10 @@ CheckpointData Trainer::checkpointData() const {
   CheckpointData data;
   data.position = m_position;
   data.optimizerStep = m_optimizerStep;
+  if (m_lossScaler.enabled()) {
+    data.lossScale = m_lossScaler.scale();
+    data.lossScaleGrowthTracker = m_lossScaler.growthTracker();
+  }
   data.configJson = toJson(m_config);
   for (const auto& item : m_model->named_parameters(true)) {
     const std::string& name = item.key();
@@ -374,6 +399,7 @@ void Trainer::resumeFrom(const std::string& checkpointDirectory) {
     m_expAvgSq[i].copy_(v->second);
   }
   m_optimizerStep = data.optimizerStep;
+  if (m_lossScaler.enabled() && data.lossScale > 0.0) m_lossScaler.restore(data.lossScale, data.lossScaleGrowthTracker);
   m_position = data.position;
   for (const auto& [name, state] : data.rngStates) {
     if (name == "cpu") {
@@ -465,7 +491,12 @@ Trainer::StepOutcome Trainer::trainStep(const std::vector<std::vector<std::size_
     inputs.attentionMask = longTensor(b.attentionMask, b.rows, b.columns, m_device);
     addPackedSegments(inputs, b, m_train.packed, m_device);
     if (b.task == TaskType::Seq2Seq) inputs.decoderInputIds = decoderInputs(b, m_model->config(), m_train.padId, m_device);
-    const at::Tensor logits = m_model->forward(inputs);
+    at::Tensor logits;
+    {
+      // Only the forward runs under autocast (as torch.autocast advises); the loss is fp32.
+      AutocastScope autocast(m_device.type(), m_autocastDtype);
+      logits = m_model->forward(inputs);
+    }
     at::Tensor loss;
     if (classification) {
       const at::Tensor labels = longTensor(b.labels, b.rows, 1, m_device).view({b.rows});
@@ -473,11 +504,24 @@ Trainer::StepOutcome Trainer::trainStep(const std::vector<std::vector<std::size_
     } else {
       loss = summedTokenLoss(logits, b, m_device);
     }
-    (loss / static_cast<double>(counted)).backward();
+    if (m_lossScaler.enabled()) {
+      (loss * (m_lossScaler.scale() / static_cast<double>(counted))).backward();
+    } else {
+      (loss / static_cast<double>(counted)).backward();
+    }
     lossSum += loss.item<double>();
     sampleMemory(false);
   }
   out.loss = lossSum / static_cast<double>(counted);
+  if (m_lossScaler.enabled() && std::isfinite(out.loss)) {
+    // Back to true gradients before projection, norm and clipping (GradScaler's unscale_).
+    std::vector<at::Tensor> grads;
+    for (const auto& [name, p] : m_trainable) grads.push_back(p.grad());
+    if (!m_lossScaler.unscale(grads)) {
+      out.overflow = true;
+      return out;
+    }
+  }
   if (m_config.optim.projectedB) projectLoraFaGradients();
   double squares = 0.0;
   for (const auto& [name, p] : m_trainable) {
@@ -507,6 +551,7 @@ EvalMetrics Trainer::evaluate() {
   setState(TrainerState::Evaluating);
   m_model->eval();
   c10::NoGradGuard noGrad;
+  AutocastScope autocast(m_device.type(), m_autocastDtype); // also for the generation metrics
   const bool classification = m_validation.task == TaskType::Classification;
   double lossSum = 0.0;
   std::int64_t counted = 0;
@@ -676,6 +721,7 @@ std::string Trainer::generateText(const std::string& prompt, std::int64_t maxNew
   std::vector<std::int64_t> out;
   {
     c10::NoGradGuard noGrad;
+    AutocastScope autocast(m_device.type(), m_autocastDtype);
     out = generate(*m_model, std::vector<std::int64_t>(ids.begin(), ids.end()), options);
   }
   m_model->train();
@@ -775,7 +821,15 @@ TrainResult Trainer::run() {
                           " Try a lower learning rate or gradient clipping.");
       }
       const double lr = learningRateAt(m_position.step);
-      optimizerStep(lr);
+      // fp16: a step whose gradients overflowed at this loss scale is skipped, the scale backs off
+      // and the schedule moves on, as with torch.cuda.amp.GradScaler.
+      if (m_lossScaler.update(!outcome.overflow)) {
+        optimizerStep(lr);
+      } else {
+        log(LogLevel::Warning, "fp16: the gradients overflowed at step " + std::to_string(m_position.step + 1) +
+                                   "; no update was applied and the loss scale is now " +
+                                   std::to_string(m_lossScaler.scale()));
+      }
       const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
       ++m_position.step;
       m_position.batchInEpoch = static_cast<std::int64_t>(end);

@@ -6,14 +6,17 @@
 #include "lorafa/TrainerObserver.h"
 #include "models/LanguageModel.h"
 #include "train/Checkpoint.h"
+#include "train/LossScaler.h"
 
 #include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
 
 #include <atomic>
 #include <mutex>
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -111,6 +114,9 @@ private:
   std::vector<at::Tensor> m_expAvg;
   std::vector<at::Tensor> m_expAvgSq;
   std::int64_t m_optimizerStep = 0;
+  /// bf16/fp16: the dtype forward passes autocast to (trainable parameters stay fp32).
+  std::optional<c10::ScalarType> m_autocastDtype;
+  LossScaler m_lossScaler; ///< enabled for fp16 only
   TrainingPosition m_position;
   std::int64_t m_totalSteps = 0;
   std::int64_t m_stepsPerEpoch = 0;

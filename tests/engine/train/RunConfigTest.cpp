@@ -121,11 +121,15 @@ TEST(RunConfigTest, DuplicateKeysAndSyntaxErrorsAreRejected) {
   EXPECT_NE(std::string(json.what()).find("dup.json"), std::string::npos) << json.what();
 }
 
-TEST(RunConfigTest, PrecisionNeedsCudaAndProjectedBNeedsLoraFa) {
+TEST(RunConfigTest, Fp16NeedsCudaAndProjectedBNeedsLoraFa) {
   const ConfigError e = parseError(std::string(kMinimalYaml) +
-                                       "method: lora\noptim:\n  projected_b: true\ntrain:\n  precision: bf16\n  device: cpu\n",
+                                       "method: lora\noptim:\n  projected_b: true\ntrain:\n  precision: fp16\n  device: cpu\n",
                                    "p.yaml");
   EXPECT_EQ(e.problems().size(), 2u) << e.what();
+  EXPECT_NE(std::string(e.what()).find("train.precision: fp16 needs a CUDA device"), std::string::npos) << e.what();
+  // bf16 runs on the CPU (LibTorch's CPU autocast).
+  EXPECT_EQ(parseRunConfig(std::string(kMinimalYaml) + "train:\n  precision: bf16\n  device: cpu\n", "b.yaml").train.precision,
+            Precision::Bf16);
   const ConfigError pretrain = parseError(std::string(kMinimalYaml) + "pretrain: true\n", "pre.yaml");
   EXPECT_NE(std::string(pretrain.what()).find("pretrain: needs method: full"), std::string::npos) << pretrain.what();
   EXPECT_TRUE(parseRunConfig(std::string(kMinimalYaml) + "pretrain: true\nmethod: full\n", "pre.yaml").pretrain);
