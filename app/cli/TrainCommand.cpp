@@ -198,6 +198,9 @@ int runTrain(const TrainCommandOptions& options, std::ostream& out, std::ostream
     err << "lorafa: error: " << e.what() << "\n";
     return kExitBadConfig;
   }
+  // Command-line overrides, so a shipped configuration runs unchanged elsewhere or shorter.
+  if (!options.outputDir.empty()) config.outputDir = std::filesystem::absolute(options.outputDir).lexically_normal().string();
+  if (options.maxSteps >= 0) config.train.maxSteps = options.maxSteps;
   return train(config, resolveStorePath(options.storePath), std::nullopt, out, err);
 }
 

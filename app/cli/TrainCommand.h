@@ -18,6 +18,8 @@ struct TrainCommandOptions {
   std::string configPath; ///< train: the YAML/JSON run config
   std::int64_t runId = 0; ///< resume: the run to continue
   std::string storePath;  ///< empty: defaultRunStorePath
+  std::string outputDir;  ///< train: replaces the config's output_dir when not empty
+  std::int64_t maxSteps = -1; ///< train: replaces train.max_steps when ≥ 0
 };
 
 /// `lorafa train CONFIG`: validates and sets everything up before recording a run, so a bad

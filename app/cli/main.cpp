@@ -92,6 +92,9 @@ int main(int argc, char** argv) {
   lorafa::cli::TrainCommandOptions trainOptions;
   train->add_option("config", trainOptions.configPath, "run configuration file")->required();
   train->add_option("--store", trainOptions.storePath, "run history database (default: $XDG_DATA_HOME/lorafa-studio/runs.db)");
+  train->add_option("--output-dir", trainOptions.outputDir, "use this output folder instead of the config's output_dir");
+  train->add_option("--max-steps", trainOptions.maxSteps, "use this train.max_steps instead of the config's (0: epochs decide)")
+      ->check(CLI::NonNegativeNumber);
   train->footer("Example: lorafa train resources/examples/lora-fa.yaml\n"
                 "Exit codes: 0 completed, 1 failed (NaN, out of memory, I/O), 2 unusable configuration (no run recorded),\n"
                 "3 stopped by Ctrl-C/SIGTERM after a checkpoint.");

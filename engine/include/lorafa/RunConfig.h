@@ -28,6 +28,9 @@ struct DatasetConfig {
   DatasetFormat format = DatasetFormat::Auto;
   std::string chatTemplate; ///< a parseChatTemplateKind name; empty: the tokenizer's, else a fallback
   double validationFraction = 0.1; ///< in [0, 1); 0: no evaluation
+  /// A separate evaluation file (a held-out test split): when set, it is evaluated whole and
+  /// validationFraction is not used; same format and columns as `path`.
+  std::string evalPath;
   std::string textColumn = "text";
   std::string labelColumn = "label";
   std::string sourceColumn = "source";

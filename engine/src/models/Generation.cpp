@@ -57,7 +57,8 @@ std::int64_t sampleToken(const at::Tensor& logits, const GenerationOptions& opti
 std::vector<std::int64_t> generate(LanguageModel& model, const std::vector<std::int64_t>& prompt,
                                    const GenerationOptions& options) {
   if (prompt.empty()) throw std::invalid_argument("generation needs a prompt of at least one token");
-  if (model.config().family == ModelFamily::Bert || model.config().family == ModelFamily::Roberta) {
+  if (model.config().family == ModelFamily::Bert || model.config().family == ModelFamily::Roberta ||
+      model.config().isSequenceClassifier()) {
     throw std::invalid_argument("sequence classifiers do not generate text");
   }
   c10::NoGradGuard noGrad;

@@ -6,6 +6,8 @@
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/cat.h>
+#include <ATen/ops/full.h>
+#include <ATen/TensorIndexing.h>
 #include <ATen/ops/matmul.h>
 #include <ATen/ops/pow.h>
 #include <ATen/ops/where.h>
@@ -105,7 +107,9 @@ LlamaModel::LlamaModel(const ModelConfig& c, const c10::TensorOptions& options) 
     m_layers->append(std::make_shared<Block>(c, "model.layers." + std::to_string(i) + ".", registry()));
   }
   m_norm = m_body->register_module("norm", std::make_shared<RmsNorm>(c.hiddenSize, c.normEps, options));
-  if (!c.tieWordEmbeddings) {
+  if (c.isSequenceClassifier()) {
+    registry().add(*this, "", "score", c.hiddenSize, c.numLabels, false, m_score);
+  } else if (!c.tieWordEmbeddings) {
     registry().add(*this, "", "lm_head", c.hiddenSize, c.vocabSize, false, m_lmHead);
   }
   m_invFreq = ropeInverseFrequencies(c);
@@ -165,6 +169,15 @@ at::Tensor LlamaModel::forward(const ModelInputs& inputs) {
                            cache ? &cache->values[i] : nullptr);
   }
   hidden = m_norm->forward(hidden);
+  if (m_score) {
+    // The last real token of each row (rows are padded on the right): it has seen the whole text.
+    const std::int64_t rows = hidden.size(0);
+    const at::Tensor last = inputs.attentionMask.defined()
+                                ? (inputs.attentionMask.sum(1) - 1).clamp_min(0).to(at::kLong)
+                                : at::full({rows}, length - 1, at::TensorOptions().dtype(at::kLong).device(hidden.device()));
+    const at::Tensor pooled = hidden.index({at::arange(rows, last.options()), last});
+    return m_score->forward(pooled);
+  }
   return m_lmHead ? m_lmHead->forward(hidden) : at::matmul(hidden, m_embed->weight.t());
 }
 

@@ -5,12 +5,23 @@
 namespace lorafa {
 
 /// LlamaForCausalLM, which also covers Mistral and Qwen2 (q/k/v biases): RMSNorm, rotary
-/// position embeddings (half-split), grouped-query attention, SwiGLU feed-forward.
+/// position embeddings (half-split), grouped-query attention, SwiGLU feed-forward. With a
+/// *ForSequenceClassification architecture: no lm_head; `score` (hidden → labels, no bias) on the
+/// last real token of each row, as Hugging Face's LlamaForSequenceClassification.
 class LlamaModel : public LanguageModel {
 public:
   LlamaModel(const ModelConfig& config, const c10::TensorOptions& options);
   at::Tensor forward(const ModelInputs& inputs) override;
-  std::vector<std::string> outputHeadNames() const override { return {"lm_head"}; }
+  std::vector<std::string> outputHeadNames() const override {
+    return m_score ? std::vector<std::string>{"score"} : std::vector<std::string>{"lm_head"};
+  }
+  std::vector<std::string> trainedHeadModules() const override {
+    return m_score ? std::vector<std::string>{"score"} : std::vector<std::string>{};
+  }
+  /// A classifier made from a causal LM checkpoint leaves its lm_head unused.
+  bool isIgnoredCheckpointTensor(const std::string& name) const override {
+    return m_score != nullptr && name == "lm_head.weight";
+  }
 
   class Block;
 
@@ -24,7 +35,8 @@ private:
   std::shared_ptr<EmbeddingTable> m_embed;
   std::shared_ptr<IndexedModules<Block>> m_layers;
   std::shared_ptr<RmsNorm> m_norm;
-  std::shared_ptr<LinearLayer> m_lmHead; // null when tied to the embeddings
+  std::shared_ptr<LinearLayer> m_lmHead; // null when tied to the embeddings, or for a classifier
+  std::shared_ptr<LinearLayer> m_score;  // sequence classifiers only
   at::Tensor m_invFreq;                  // [headDim / 2], float64, scaling applied
 };
 

@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 namespace lorafa {
 namespace {
@@ -179,6 +180,7 @@ ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string
     if (c.architecture.empty()) {
       c.architecture = t == "qwen2" ? "Qwen2ForCausalLM" : (t == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM");
     }
+    if (c.isSequenceClassifier()) parseLabels(r, c);
     if (c.numKvHeads <= 0 || c.numHeads % c.numKvHeads != 0) {
       r.fail("num_attention_heads (" + std::to_string(c.numHeads) + ") must be a multiple of num_key_value_heads (" +
              std::to_string(c.numKvHeads) + ")");
@@ -294,6 +296,18 @@ std::string ModelConfig::toJson() const {
     j["tie_word_embeddings"] = tieWordEmbeddings;
     if (modelType != "qwen2") j["attention_bias"] = attentionBias;
     j["mlp_bias"] = mlpBias;
+    if (isSequenceClassifier()) {
+      j["num_labels"] = numLabels;
+      if (!labels.empty()) {
+        Json id2label = Json::object(), label2id = Json::object();
+        for (std::size_t i = 0; i < labels.size(); ++i) {
+          id2label[std::to_string(i)] = labels[i];
+          label2id[labels[i]] = static_cast<std::int64_t>(i);
+        }
+        j["id2label"] = id2label;
+        j["label2id"] = label2id;
+      }
+    }
     break;
   case ModelFamily::Gpt2:
     j["n_embd"] = hiddenSize;
@@ -338,6 +352,27 @@ std::string ModelConfig::toJson() const {
     j["eos_token_id"] = eosTokenIds->size() == 1 ? Json((*eosTokenIds)[0]) : Json(*eosTokenIds);
   }
   return j.dump(2);
+}
+
+bool ModelConfig::isSequenceClassifier() const {
+  static const std::string suffix = "ForSequenceClassification";
+  return architecture.size() > suffix.size() &&
+         architecture.compare(architecture.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+ModelConfig ModelConfig::asSequenceClassifier(const std::vector<std::string>& labelNames) const {
+  if (family != ModelFamily::Llama) {
+    throw std::invalid_argument(std::string("a ") + toString(family) +
+                                " model cannot be turned into a sequence classifier here; use a BERT/RoBERTa "
+                                "classifier or a LLaMA-family model");
+  }
+  ModelConfig c = *this;
+  c.architecture = modelType == "qwen2" ? "Qwen2ForSequenceClassification"
+                                        : (modelType == "mistral" ? "MistralForSequenceClassification"
+                                                                  : "LlamaForSequenceClassification");
+  c.labels = labelNames;
+  c.numLabels = static_cast<std::int64_t>(labelNames.size());
+  return c;
 }
 
 } // namespace lorafa

@@ -67,6 +67,12 @@ struct ModelConfig {
   static ModelConfig fromFile(const std::string& path);
   /// A config.json a Hugging Face loader accepts for this config.
   std::string toJson() const;
+  /// True for the *ForSequenceClassification architectures (logits [B, labels]).
+  bool isSequenceClassifier() const;
+  /// This decoder-only (Llama-family) config as its *ForSequenceClassification class with
+  /// `labels` (id order), as Hugging Face's AutoModelForSequenceClassification makes it from a
+  /// causal LM: same body, a new `score` head. Throws std::invalid_argument for other families.
+  ModelConfig asSequenceClassifier(const std::vector<std::string>& labels) const;
 };
 
 } // namespace lorafa

@@ -159,7 +159,12 @@ LoadReport checkCheckpoint(const LanguageModel& model, const std::string& direct
 std::shared_ptr<LanguageModel> loadModel(const std::string& directory, const c10::TensorOptions& options,
                                          LoadReport* report) {
   const std::string configPath = (std::filesystem::path(directory) / "config.json").string();
-  auto model = createModel(ModelConfig::fromFile(configPath), options);
+  return loadModel(ModelConfig::fromFile(configPath), directory, options, report);
+}
+
+std::shared_ptr<LanguageModel> loadModel(const ModelConfig& config, const std::string& directory,
+                                         const c10::TensorOptions& options, LoadReport* report) {
+  auto model = createModel(config, options);
   LoadReport loaded = loadWeights(*model, directory);
   if (report != nullptr) *report = std::move(loaded);
   return model;

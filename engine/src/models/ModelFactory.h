@@ -23,6 +23,10 @@ struct LoadReport {
 /// with the config.
 std::shared_ptr<LanguageModel> loadModel(const std::string& directory, const c10::TensorOptions& options,
                                          LoadReport* report = nullptr);
+/// The same with `config` in place of the directory's config.json (e.g. a causal LM's config
+/// turned into its sequence classifier's).
+std::shared_ptr<LanguageModel> loadModel(const ModelConfig& config, const std::string& directory,
+                                         const c10::TensorOptions& options, LoadReport* report = nullptr);
 
 /// Copies the checkpoint's tensors into the model's parameters (same checks as loadModel).
 LoadReport loadWeights(LanguageModel& model, const std::string& directory);

@@ -287,6 +287,7 @@ void readConfig(const Node& root, Reader& r, RunConfig& c) {
             }
           }},
          {"validation_fraction", setNumber(c.dataset.validationFraction, unit, "in [0, 1)")},
+         {"eval_path", setString(c.dataset.evalPath)},
          {"text_column", setString(c.dataset.textColumn)},
          {"label_column", setString(c.dataset.labelColumn)},
          {"source_column", setString(c.dataset.sourceColumn)},
@@ -480,6 +481,7 @@ RunConfig loadRunConfig(const std::string& path) {
   resolve(config.modelPath);
   resolve(config.tokenizerPath);
   resolve(config.dataset.path);
+  resolve(config.dataset.evalPath);
   resolve(config.outputDir);
   return config;
 }
@@ -496,6 +498,7 @@ std::string toJson(const RunConfig& c) {
                   {"format", toString(c.dataset.format)},
                   {"template", c.dataset.chatTemplate.empty() ? "auto" : c.dataset.chatTemplate},
                   {"validation_fraction", c.dataset.validationFraction},
+                  {"eval_path", c.dataset.evalPath},
                   {"text_column", c.dataset.textColumn},
                   {"label_column", c.dataset.labelColumn},
                   {"source_column", c.dataset.sourceColumn},

@@ -32,6 +32,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -188,8 +189,18 @@ void Trainer::setup() {
   if (dataset.format == DatasetFormat::Classification) {
     for (const Example& e : dataset.examples) labels.push_back(e.label);
   }
-  const DatasetSplit split =
-      splitTrainValidation(dataset.examples.size(), c.dataset.validationFraction, c.train.seed, labels);
+  // A separate evaluation file replaces the split: all of the dataset trains, all of it evaluates.
+  const DatasetSplit split = splitTrainValidation(dataset.examples.size(),
+                                                  c.dataset.evalPath.empty() ? c.dataset.validationFraction : 0.0,
+                                                  c.train.seed, labels);
+  std::optional<Dataset> evalDataset;
+  if (!c.dataset.evalPath.empty()) {
+    DatasetOptions evalOptions = datasetOptions;
+    evalOptions.format = dataset.format;
+    evalOptions.labelNames = dataset.labelNames; // the same label ids as in training
+    evalDataset = loadDataset(c.dataset.evalPath, evalOptions);
+    if (evalDataset->examples.empty()) throw std::invalid_argument(c.dataset.evalPath + ": no evaluation examples");
+  }
 
   ProcessingOptions processing;
   processing.maxLength = c.train.maxSeqLen;
@@ -216,25 +227,38 @@ void Trainer::setup() {
     if (!choice.note.empty()) log(LogLevel::Info, "chat template " + std::string(toString(choice.kind)) + ": " + choice.note);
   }
   m_train = tokenizeDataset(dataset, split.train, *m_tokenizer, processing);
-  if (!split.validation.empty()) m_validation = tokenizeDataset(dataset, split.validation, *m_tokenizer, processing);
+  if (evalDataset) {
+    m_validation = tokenizeDataset(*evalDataset, *m_tokenizer, processing);
+  } else if (!split.validation.empty()) {
+    m_validation = tokenizeDataset(dataset, split.validation, *m_tokenizer, processing);
+  }
   for (const std::string& w : m_train.warnings) log(LogLevel::Warning, w);
   if (m_train.rows.empty()) {
     throw std::invalid_argument(c.dataset.path + ": no training rows left after tokenization");
   }
 
+  ModelConfig modelConfig = ModelConfig::fromFile((std::filesystem::path(c.modelPath) / "config.json").string());
+  if (m_train.task == TaskType::Classification && modelConfig.family == ModelFamily::Llama &&
+      !modelConfig.isSequenceClassifier()) {
+    // A causal LM classifies as Hugging Face's AutoModelForSequenceClassification makes it do:
+    // the same body, a new `score` head trained in full next to the adapters.
+    modelConfig = modelConfig.asSequenceClassifier(m_train.labelNames);
+    log(LogLevel::Info, "classifying with " + modelConfig.architecture + ": a new score head for " +
+                            std::to_string(modelConfig.numLabels) + " labels on " + c.modelPath);
+  }
   if (c.pretrain) {
-    m_model = createModel(ModelConfig::fromFile((std::filesystem::path(c.modelPath) / "config.json").string()),
-                          at::TensorOptions().dtype(at::kFloat).device(m_device));
+    m_model = createModel(modelConfig, at::TensorOptions().dtype(at::kFloat).device(m_device));
     initializeRandom(*m_model, c.train.seed);
   } else {
-    m_model = loadModel(c.modelPath, at::TensorOptions().dtype(at::kFloat).device(m_device));
+    m_model = loadModel(modelConfig, c.modelPath, at::TensorOptions().dtype(at::kFloat).device(m_device));
   }
   const ModelConfig& mc = m_model->config();
-  const bool classifier = mc.family == ModelFamily::Bert || mc.family == ModelFamily::Roberta;
+  const bool classifier =
+      mc.family == ModelFamily::Bert || mc.family == ModelFamily::Roberta || mc.isSequenceClassifier();
   if (classifier != (m_train.task == TaskType::Classification)) {
     throw std::invalid_argument(classifier ? c.modelPath + " is a sequence classifier (" + mc.architecture +
                                                  "): it needs classification data (dataset.format: classification)"
-                                           : c.dataset.path + ": classification data needs a BERT/RoBERTa classifier model, " +
+                                           : c.dataset.path + ": classification data needs a BERT/RoBERTa classifier or a LLaMA-family model, " +
                                                  c.modelPath + " is " + mc.architecture);
   }
   if (classifier && static_cast<std::int64_t>(m_train.labelNames.size()) != mc.numLabels) {
@@ -331,7 +355,7 @@ void Trainer::setup() {
   log(LogLevel::Info, std::to_string(m_train.rows.size()) + " training rows, " + std::to_string(m_validation.rows.size()) +
                           " validation rows; " + std::to_string(trainableCount) + " trainable parameters; " +
                           std::to_string(m_totalSteps) + " steps on " + m_device.str());
-  prepareGenerationCases(dataset);
+  prepareGenerationCases(evalDataset ? *evalDataset : dataset); // m_validation's examples
   m_setUp = true;
 }
 
@@ -709,7 +733,8 @@ void Trainer::addGenerationMetrics(EvalMetrics& metrics) {
 std::string Trainer::generateText(const std::string& prompt, std::int64_t maxNewTokens, double temperature,
                                   std::uint64_t seed) {
   if (!m_setUp) throw std::logic_error("Trainer::generateText before setup");
-  if (m_model->config().family == ModelFamily::Bert || m_model->config().family == ModelFamily::Roberta) {
+  if (m_model->config().family == ModelFamily::Bert || m_model->config().family == ModelFamily::Roberta ||
+      m_model->config().isSequenceClassifier()) {
     throw std::invalid_argument(m_config.modelPath + " is a sequence classifier: it does not generate text");
   }
   GenerationOptions options;

@@ -1,6 +1,7 @@
 #include "train/Trainer.h"
 
 #include "lorafa/CpuMemoryTracker.h"
+#include "lorafa/Dataset.h"
 #include "lorafa/RunStore.h"
 #include "lorafa/Tokenizer.h"
 #include "models/ModelConfig.h"
@@ -405,6 +406,53 @@ TEST_F(TrainerTest, ClassificationReportsAccuracy) {
   EXPECT_TRUE(head);
 }
 
+TEST_F(TrainerTest, ALlamaCausalLmClassifiesThroughANewScoreHead) {
+  const auto tokenizer = Tokenizer::load(kFixtures + "/tokenizers/gpt2");
+  const std::string json = R"({"model_type": "llama", "vocab_size": )" + std::to_string(tokenizer->vocabSize()) +
+                           R"(, "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
+    "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 64, "tie_word_embeddings": true})";
+  auto model = createModel(ModelConfig::fromJson(json, "<tiny llama>"), torch::dtype(torch::kFloat));
+  initializeRandom(*model, 5);
+  const std::string modelDir = (m_root / "llama").string();
+  saveModelCheckpoint(*model, modelDir);
+  const std::string data = (m_root / "spam.jsonl").string();
+  {
+    std::ofstream out(data);
+    for (int i = 0; i < 12; ++i) {
+      out << R"({"text": "win a free prize now, click here )" << i << R"(", "label": "spam"})" << "\n";
+      out << R"({"text": "see you at the meeting on monday )" << i << R"(", "label": "ham"})" << "\n";
+    }
+  }
+  RunConfig c = learningConfig("llama-cls", 12);
+  c.modelPath = modelDir;
+  c.dataset.path = data;
+  c.dataset.evalPath = data;
+  c.dataset.format = DatasetFormat::Classification;
+  c.targets = "all-linear";
+  c.train.batchSize = 8;
+  c.train.maxSeqLen = 32;
+  c.train.evalEvery = 12;
+  Recorder recorder;
+  Trainer trainer(c, &recorder);
+  trainer.setup();
+  EXPECT_EQ(trainer.model().config().architecture, "LlamaForSequenceClassification");
+  const TrainResult result = trainer.run();
+  ASSERT_EQ(result.state, TrainerState::Completed) << result.message;
+  ASSERT_EQ(recorder.evals.size(), 2u);
+  EXPECT_LT(recorder.evals[1].loss, recorder.evals[0].loss) << "training should lower the validation loss";
+  ASSERT_TRUE(recorder.evals[1].accuracy.has_value());
+  EXPECT_EQ(recorder.evals[1].rows, 24);
+  bool score = false, b = false, a = false;
+  for (const auto& [name, p] : trainer.trainableParameters()) {
+    score = score || name == "score.weight";
+    b = b || name.find("lora_B") != std::string::npos;
+    a = a || name.find("lora_A") != std::string::npos;
+  }
+  EXPECT_TRUE(score) << "the new head trains in full (PEFT's modules_to_save)";
+  EXPECT_TRUE(b);
+  EXPECT_FALSE(a) << "LoRA-FA keeps A frozen";
+}
+
 TEST_F(TrainerTest, PretrainStartsFromRandomWeightsOfTheConfig) {
   RunConfig c = config("pretrain");
   c.pretrain = true;
@@ -506,6 +554,32 @@ struct PausingRecorder : Recorder {
     if (releaser.joinable()) releaser.join();
   }
 };
+
+TEST_F(TrainerTest, EvalPathEvaluatesAWholeSeparateFile) {
+  RunConfig c = config("eval-path");
+  c.dataset.path = kFixtures + "/data/alpaca.jsonl";
+  c.dataset.evalPath = kFixtures + "/data/alpaca.jsonl";
+  c.dataset.validationFraction = 0.5; // not used when eval_path is set
+  c.adapter.dropout = 0.0;
+  c.train.maxSteps = 1;
+  Recorder recorder;
+  Trainer trainer(c, &recorder);
+  trainer.setup();
+  ASSERT_EQ(trainer.run().state, TrainerState::Completed);
+  const Dataset all = loadDataset(c.dataset.path, DatasetOptions{});
+  ASSERT_FALSE(recorder.evals.empty());
+  EXPECT_EQ(recorder.evals[0].rows, static_cast<std::int64_t>(all.examples.size()));
+
+  RunConfig missing = config("eval-path-missing");
+  missing.dataset.evalPath = (m_root / "no-such.jsonl").string();
+  Trainer broken(missing);
+  try {
+    broken.setup();
+    FAIL() << "a missing eval_path must be refused";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("no-such.jsonl"), std::string::npos) << e.what();
+  }
+}
 
 TEST_F(TrainerTest, PauseHoldsBetweenStepsAndChangesNothing) {
   Recorder straight;
