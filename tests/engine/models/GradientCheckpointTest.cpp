@@ -4,6 +4,7 @@
 #include "lorafa/CpuMemoryTracker.h"
 #include "lorafa/ModelSummary.h"
 #include "models/ModelConfig.h"
+#include "models/Autocast.h"
 #include "models/ModelFactory.h"
 
 #include <ATen/Context.h>
@@ -202,6 +203,58 @@ TEST(GradientCheckpointMemory, PeakIsLowerWhereActivationsDominate) {
   // halving here; the exact ratio depends on LibTorch's kernels.
   EXPECT_LT(checkpointed * 2, plain) << "plain " << formatBytes(plain) << ", checkpointed " << formatBytes(checkpointed);
 }
+
+} // namespace
+} // namespace lorafa
+
+namespace lorafa {
+namespace {
+
+// What precision: bf16 does to a model (Trainer::setup): frozen weights in bf16, adapters fp32,
+// forward under CPU autocast. Every family must run it, with and without checkpointing, and
+// give fp32 gradients to fp32 parameters.
+class Bf16Autocast : public ::testing::TestWithParam<Case> {};
+
+TEST_P(Bf16Autocast, ForwardAndBackwardRunWithFp32Gradients) {
+  const Case c = GetParam();
+  for (const bool checkpointing : {false, true}) {
+    auto model = preparedModel(c.family, c.method, c.dropout, checkpointing);
+    {
+      c10::NoGradGuard noGrad;
+      for (auto& item : model->named_parameters()) {
+        const std::string& name = item.key();
+        const bool adapter = name.find(".lora_") != std::string::npos;
+        if (!item.value().requires_grad() && !adapter) item.value().set_data(item.value().to(at::kBFloat16));
+      }
+    }
+    const ModelInputs inputs = inputsFor(c.family);
+    at::Tensor logits;
+    {
+      AutocastScope autocast(c10::DeviceType::CPU, at::kBFloat16);
+      logits = model->forward(inputs);
+    }
+    logits.to(at::kFloat).pow(2).mean().backward();
+    int withGradient = 0;
+    for (const auto& item : model->named_parameters()) {
+      if (!item.value().requires_grad()) continue;
+      EXPECT_EQ(item.value().scalar_type(), at::kFloat) << item.key();
+      const at::Tensor& g = item.value().grad();
+      if (!g.defined()) continue;
+      ++withGradient;
+      EXPECT_EQ(g.scalar_type(), at::kFloat) << item.key();
+      EXPECT_TRUE(g.isfinite().all().item<bool>()) << item.key();
+    }
+    EXPECT_GT(withGradient, 0) << c.family << (checkpointing ? " checkpointed" : "");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, Bf16Autocast,
+                         ::testing::Values(Case{"llama", TrainMethod::LoraFa, 0.1}, Case{"llama", TrainMethod::Lora, 0.0},
+                                           Case{"llama", TrainMethod::Full, 0.0}, Case{"gpt2", TrainMethod::LoraFa, 0.0},
+                                           Case{"gpt2", TrainMethod::Full, 0.0}, Case{"bert_cls", TrainMethod::LoraFa, 0.0},
+                                           Case{"roberta_cls", TrainMethod::Lora, 0.0},
+                                           Case{"t5_v1_1", TrainMethod::LoraFa, 0.0}),
+                         caseName);
 
 } // namespace
 } // namespace lorafa
