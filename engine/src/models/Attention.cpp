@@ -87,8 +87,15 @@ at::Tensor scaledDotProductAttention(const at::Tensor& q, const at::Tensor& k, c
     values = v.repeat_interleave(groups, 1);
   }
 #ifdef LORAFA_HAVE_SDPA
-  return at::scaled_dot_product_attention(q, keys, values, mask.defined() ? c10::optional<at::Tensor>(mask) : c10::nullopt,
-                                          0.0, false, scale);
+  // The fused kernels want a float mask in the query's dtype; under autocast the mask may still
+  // be fp32 while q is bf16/fp16. Clamped first, so a masked entry stays finite in the low dtype
+  // (fp32's lowest value would round to -inf, and a fully masked row would turn into NaN).
+  c10::optional<at::Tensor> attnMask;
+  if (mask.defined()) {
+    attnMask = mask.scalar_type() == q.scalar_type() ? mask
+                                                     : mask.clamp_min(lowestFinite(q.scalar_type())).to(q.scalar_type());
+  }
+  return at::scaled_dot_product_attention(q, keys, values, attnMask, 0.0, false, scale);
 #else
   at::Tensor scores = at::matmul(q, keys.transpose(-2, -1));
   if (scale != 1.0) scores = scores * scale;

@@ -520,7 +520,8 @@ TEST_F(TrainerTest, EarlyStoppingEndsAfterPatienceEvaluationsWithoutImprovement)
   EXPECT_EQ(all.run().steps, 4);
 }
 
-/// Asks for a pause after `pauseAfter` steps and lifts it from another thread after `pauseMs`.
+/// Asks for a pause after `pauseAfter` steps and lifts it from another thread `pauseMs` after the
+/// trainer has paused.
 struct PausingRecorder : Recorder {
   std::int64_t pauseAfter = 0;
   int pauseMs = 300;
@@ -531,19 +532,20 @@ struct PausingRecorder : Recorder {
   std::thread releaser;
   void onStep(const StepMetrics& m) override {
     Recorder::onStep(m);
-    if (m.step == pauseAfter) {
-      paused = true;
-      if (!stopWhilePaused) {
+    if (m.step == pauseAfter) paused = true;
+  }
+  void onStateChange(TrainerState s, const std::string& m) override {
+    Recorder::onStateChange(s, m);
+    if (s == TrainerState::Paused) {
+      stepsWhenPaused = static_cast<std::int64_t>(steps.size());
+      // Lifted only once the trainer has really paused, however long the step's evaluation took.
+      if (!stopWhilePaused && !releaser.joinable()) {
         releaser = std::thread([this] {
           std::this_thread::sleep_for(std::chrono::milliseconds(pauseMs));
           paused = false;
         });
       }
     }
-  }
-  void onStateChange(TrainerState s, const std::string& m) override {
-    Recorder::onStateChange(s, m);
-    if (s == TrainerState::Paused) stepsWhenPaused = static_cast<std::int64_t>(steps.size());
     if (s == TrainerState::Running && stepsWhenPaused >= 0 && stepsWhenResumed < 0) {
       stepsWhenResumed = static_cast<std::int64_t>(steps.size());
     }
