@@ -813,7 +813,7 @@ TrainResult Trainer::run() {
   std::int64_t lastEvalStep = -1;
   try {
     // The untrained model's validation loss: the baseline every later evaluation is compared to.
-    if (m_position.step == 0 && !m_validation.rows.empty()) recordEval(evaluate());
+    if (m_position.step == 0 && !m_validation.rows.empty() && m_options.baselineEvaluation) recordEval(evaluate());
     while (m_position.step < m_totalSteps) {
       if (m_observer && m_observer->shouldPause() && !m_observer->shouldStop()) {
         setState(TrainerState::Paused);

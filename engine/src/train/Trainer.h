@@ -33,6 +33,9 @@ struct TrainerOptions {
   /// Stop (as shouldStop would, with a checkpoint) once this many optimizer steps are done;
   /// 0: run to the end. The schedule still spans the whole run.
   std::int64_t stopAfterStep = 0;
+  /// Evaluate the untrained model at step 0 (the baseline every later evaluation is compared to).
+  /// Off only where a study reads the final evaluation alone.
+  bool baselineEvaluation = true;
 };
 
 /// One training run (DESIGN §2, conventions 3 and 6): setup → (resume) → train → checkpoint.
