@@ -21,7 +21,11 @@
 #include <iostream>
 #include <map>
 #include <set>
+#include <optional>
 #include <sstream>
+#include <stdexcept>
+
+#include <unistd.h>
 
 using namespace lorafa;
 namespace fs = std::filesystem;
@@ -98,7 +102,9 @@ RunConfig configFor(const Cell& cell, const fs::path& configDir, const fs::path&
     // the learning rates that suit rank 4.)
     c.adapter.useRslora = true;
     c.adapter.alpha = 8.0;
-    c.adapter.init = *parseLoraInit(cell.init);
+    const std::optional<LoraInit> init = parseLoraInit(cell.init);
+    if (!init) throw std::invalid_argument("--inits: unknown A initialisation \"" + cell.init + "\"");
+    c.adapter.init = *init;
     c.optim.projectedB = cell.method == "lora-fa-projected";
     if (cell.method == "lora") {
       const RunConfig lora = loadRunConfig((configDir / ("demo-" + cell.task + "-lora.yaml")).string());
@@ -106,7 +112,9 @@ RunConfig configFor(const Cell& cell, const fs::path& configDir, const fs::path&
     }
   }
   c.train.saveEvery = 0;
-  c.train.evalEvery = 0; // the baseline and the end of the run: the end is what the table reports
+  // Evaluated at the end of the run only (the study turns the baseline off; evalEvery 0 would
+  // also evaluate at an epoch end, which these runs do not reach before their last step).
+  c.train.evalEvery = c.train.maxSteps;
   return c;
 }
 

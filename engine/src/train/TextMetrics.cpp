@@ -79,6 +79,9 @@ std::vector<std::string> tokenize13a(std::string_view line) {
     replaceAll(s, "&lt;", "<");
     replaceAll(s, "&gt;", ">");
   }
+  // sacrebleu pads the line with a space at each end before the substitutions, so that a period
+  // or comma at either end is split off too ("in 1990." → "1990 .").
+  s = " " + s + " ";
   // The four regular-expression substitutions, each a left-to-right scan over non-overlapping
   // matches as re.sub does. Working on bytes is equivalent to working on code points here: every
   // byte the patterns name is ASCII, and a multi-byte character only ever matches [^0-9].

@@ -246,6 +246,9 @@ void Trainer::setup() {
     log(LogLevel::Info, "classifying with " + modelConfig.architecture + ": a new score head for " +
                             std::to_string(modelConfig.numLabels) + " labels on " + c.modelPath);
   }
+  // A new task head (a classifier's) is drawn from the default generator while loading: seeded
+  // here, it is a function of the run's seed, not of whatever ran before in this process.
+  at::manual_seed(c.train.seed);
   if (c.pretrain) {
     m_model = createModel(modelConfig, at::TensorOptions().dtype(at::kFloat).device(m_device));
     initializeRandom(*m_model, c.train.seed);
@@ -537,7 +540,13 @@ Trainer::StepOutcome Trainer::trainStep(const std::vector<std::vector<std::size_
     sampleMemory(false);
   }
   out.loss = lossSum / static_cast<double>(counted);
-  if (m_lossScaler.enabled() && std::isfinite(out.loss)) {
+  if (m_lossScaler.enabled() && !std::isfinite(out.loss)) {
+    // fp16: logits that overflow give an infinite loss, hence infinite gradients: GradScaler skips
+    // such a step and backs off; so does this (run() fails once the scale falls below 1).
+    out.overflow = true;
+    return out;
+  }
+  if (m_lossScaler.enabled()) {
     // Back to true gradients before projection, norm and clipping (GradScaler's unscale_).
     std::vector<at::Tensor> grads;
     for (const auto& [name, p] : m_trainable) grads.push_back(p.grad());
@@ -854,6 +863,15 @@ TrainResult Trainer::run() {
         log(LogLevel::Warning, "fp16: the gradients overflowed at step " + std::to_string(m_position.step + 1) +
                                    "; no update was applied and the loss scale is now " +
                                    std::to_string(m_lossScaler.scale()));
+        if (m_lossScaler.scale() < 1.0) {
+          // Below 1 the scale no longer protects anything: the values themselves are not finite.
+          return finish(TrainerState::Failed,
+                        "fp16: the loss or gradients stayed non-finite at step " + std::to_string(m_position.step + 1) +
+                            " down to a loss scale below 1; no update was applied. " +
+                            (m_lastCheckpoint.empty() ? std::string("No checkpoint was written yet.")
+                                                      : "The last good checkpoint is " + m_lastCheckpoint + ".") +
+                            " Try bf16, a lower learning rate or gradient clipping.");
+        }
       }
       const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
       ++m_position.step;

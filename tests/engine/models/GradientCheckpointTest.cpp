@@ -16,9 +16,11 @@
 #include <c10/core/GradMode.h>
 
 #include <gtest/gtest.h>
+#include <torch/csrc/autograd/function.h>
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <string>
 
 namespace lorafa {
@@ -154,9 +156,27 @@ INSTANTIATE_TEST_SUITE_P(Families, GradientCheckpoint,
                                            Case{"t5_v1_0", TrainMethod::Full, 0.0}),
                          caseName);
 
+/// Whether the autograd graph behind `output` holds a block-checkpoint node.
+bool graphHasCheckpoint(const at::Tensor& output) {
+  std::vector<torch::autograd::Node*> stack;
+  std::set<torch::autograd::Node*> seen;
+  if (output.grad_fn()) stack.push_back(output.grad_fn().get());
+  while (!stack.empty()) {
+    torch::autograd::Node* node = stack.back();
+    stack.pop_back();
+    if (!seen.insert(node).second) continue;
+    if (node->name().find("BlockCheckpoint") != std::string::npos) return true;
+    for (const torch::autograd::Edge& edge : node->next_edges()) {
+      if (edge.function) stack.push_back(edge.function.get());
+    }
+  }
+  return false;
+}
+
 TEST(GradientCheckpointScope, NotUsedWithoutGradientsOrInEval) {
   auto model = preparedModel("llama", TrainMethod::LoraFa, 0.0, true);
   const ModelInputs inputs = inputsFor("llama");
+  EXPECT_TRUE(graphHasCheckpoint(model->forward(inputs))) << "training: every block goes through a checkpoint";
   {
     c10::NoGradGuard noGrad;
     EXPECT_FALSE(model->forward(inputs).requires_grad());
@@ -164,6 +184,7 @@ TEST(GradientCheckpointScope, NotUsedWithoutGradientsOrInEval) {
   model->eval();
   const at::Tensor logits = model->forward(inputs);
   EXPECT_TRUE(logits.requires_grad()); // plain autograd graph: eval keeps gradients usable
+  EXPECT_FALSE(graphHasCheckpoint(logits)) << "eval: no recomputation";
   logits.sum().backward();
 }
 

@@ -436,6 +436,14 @@ TEST_F(TrainerTest, ALlamaCausalLmClassifiesThroughANewScoreHead) {
   Trainer trainer(c, &recorder);
   trainer.setup();
   EXPECT_EQ(trainer.model().config().architecture, "LlamaForSequenceClassification");
+  {
+    // The new head is drawn from the run's seed, whatever the process drew before.
+    torch::randn({97});
+    Trainer again(c);
+    again.setup();
+    EXPECT_TRUE(torch::equal(again.model().named_parameters()["score.weight"],
+                             trainer.model().named_parameters()["score.weight"]));
+  }
   const TrainResult result = trainer.run();
   ASSERT_EQ(result.state, TrainerState::Completed) << result.message;
   ASSERT_EQ(recorder.evals.size(), 2u);
