@@ -705,6 +705,13 @@ void Trainer::prepareGenerationCases(const Dataset& dataset) {
     // A row whose last response was cut away by truncation ends in prompt tokens: its reference
     // is not what the row trains on.
     if (labels.empty() || labels.back() == kIgnoreIndex) continue;
+    // Nor one whose response was cut short: every template ends a response with EOS or an
+    // end-of-turn token, so a row ending otherwise lost the rest of its answer (and the answer
+    // budget below, the kept length + 16, could stop generation before the full reference).
+    if (m_tokenizer->eosId() && std::find(stops.begin(), stops.end(), labels.back()) == stops.end() &&
+        !m_tokenizer->isSpecial(labels.back())) {
+      continue;
+    }
     std::size_t start = labels.size() - 1;
     while (start > 0 && labels[start - 1] != kIgnoreIndex) --start;
     if (start == 0) continue;
