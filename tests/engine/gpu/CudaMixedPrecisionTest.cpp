@@ -2,6 +2,8 @@
 // scaling carried through a checkpoint, and gradient checkpointing. Skipped without CUDA.
 #include "train/Trainer.h"
 
+#include "../train/TinyGpt2Runs.h"
+
 #include "lorafa/Tokenizer.h"
 #include "memory/CudaMemoryStats.h"
 #include "models/ModelConfig.h"
@@ -13,64 +15,37 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <random>
+#include <memory>
 
 namespace lorafa {
 namespace {
-
-namespace fs = std::filesystem;
-
-const std::string kFixtures = LORAFA_FIXTURES_DIR;
 
 class CudaMixedPrecision : public ::testing::Test {
 protected:
   void SetUp() override {
     if (!cudaCompiledIn() || !torch::cuda::is_available()) GTEST_SKIP() << "no usable CUDA device";
-    m_root = fs::temp_directory_path() / ("lorafa-cuda-precision-" + std::to_string(std::random_device{}()));
-    fs::create_directories(m_root);
-    const auto tokenizer = Tokenizer::load(kFixtures + "/tokenizers/gpt2");
-    const std::string json = R"({"model_type": "gpt2", "vocab_size": )" + std::to_string(tokenizer->vocabSize()) +
-                             R"(, "n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 128, "eos_token_id": 50256})";
-    auto model = createModel(ModelConfig::fromJson(json, "<tiny gpt2>"), at::TensorOptions().dtype(at::kFloat));
-    initializeRandom(*model, 3);
-    {
-      c10::NoGradGuard noGrad;
-      model->named_parameters()["transformer.wte.weight"].mul_(10.0);
-    }
-    m_modelDir = (m_root / "model").string();
-    saveModelCheckpoint(*model, m_modelDir);
+    m_folder = std::make_unique<test::TinyGpt2Folder>("lorafa-cuda-precision-");
   }
-  void TearDown() override {
-    if (!m_root.empty()) fs::remove_all(m_root);
-  }
+  void TearDown() override { m_folder.reset(); }
 
+  /// Every row each step at a large constant rate, so the loss must fall in 8 steps.
   RunConfig config(const std::string& name, Precision precision) const {
-    RunConfig c;
-    c.name = name;
-    c.modelPath = m_modelDir;
-    c.tokenizerPath = kFixtures + "/tokenizers/gpt2";
-    c.dataset.path = kFixtures + "/data/alpaca.jsonl";
+    RunConfig c = m_folder->config(name);
     c.dataset.validationFraction = 0.0;
-    c.outputDir = (m_root / name).string();
-    c.adapter.method = TrainMethod::LoraFa;
-    c.adapter.rank = 4;
     c.adapter.alpha = 32;
-    c.adapter.dropout = 0.1;
-    c.targets = "c_attn,c_proj,c_fc";
     c.optim.learningRate = 3e-2;
+    c.optim.weightDecay = 0.0;
     c.optim.schedule = LrSchedule::Constant;
     c.train.batchSize = 16;
-    c.train.maxSeqLen = 96;
+    c.train.gradAccumulation = 1;
     c.train.maxSteps = 8;
-    c.train.seed = 11;
+    c.train.evalEvery = 0;
     c.train.device = "cuda";
     c.train.precision = precision;
     return c;
   }
 
-  fs::path m_root;
-  std::string m_modelDir;
+  std::unique_ptr<test::TinyGpt2Folder> m_folder;
 };
 
 struct Steps : TrainerObserver {

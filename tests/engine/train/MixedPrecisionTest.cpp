@@ -2,6 +2,8 @@
 // the refusals around fp16 — on a tiny random GPT-2 whose vocabulary covers the GPT-2 tokenizer.
 #include "train/Trainer.h"
 
+#include "TinyGpt2Runs.h"
+
 #include "lorafa/Tokenizer.h"
 #include "models/Autocast.h"
 #include "models/ModelConfig.h"
@@ -14,63 +16,23 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <random>
+#include <memory>
 
 namespace lorafa {
 namespace {
 
-namespace fs = std::filesystem;
-
-const std::string kFixtures = LORAFA_FIXTURES_DIR;
-
 class MixedPrecisionTest : public ::testing::Test {
 protected:
-  void SetUp() override {
-    m_root = fs::temp_directory_path() / ("lorafa-precision-" + std::to_string(std::random_device{}()));
-    fs::create_directories(m_root);
-    const auto tokenizer = Tokenizer::load(kFixtures + "/tokenizers/gpt2");
-    const std::string json = R"({"model_type": "gpt2", "vocab_size": )" + std::to_string(tokenizer->vocabSize()) +
-                             R"(, "n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 128, "eos_token_id": 50256})";
-    auto model = createModel(ModelConfig::fromJson(json, "<tiny gpt2>"), at::TensorOptions().dtype(at::kFloat));
-    initializeRandom(*model, 3);
-    {
-      c10::NoGradGuard noGrad;
-      model->named_parameters()["transformer.wte.weight"].mul_(10.0); // logits with some range (see TrainerTest)
-    }
-    m_modelDir = (m_root / "model").string();
-    saveModelCheckpoint(*model, m_modelDir);
-  }
-  void TearDown() override { fs::remove_all(m_root); }
+  void SetUp() override { m_folder = std::make_unique<test::TinyGpt2Folder>("lorafa-precision-"); }
+  void TearDown() override { m_folder.reset(); }
 
   RunConfig config(const std::string& name, Precision precision) const {
-    RunConfig c;
-    c.name = name;
-    c.modelPath = m_modelDir;
-    c.tokenizerPath = kFixtures + "/tokenizers/gpt2";
-    c.dataset.path = kFixtures + "/data/alpaca.jsonl";
-    c.dataset.validationFraction = 0.2;
-    c.outputDir = (m_root / name).string();
-    c.adapter.method = TrainMethod::LoraFa;
-    c.adapter.rank = 4;
-    c.adapter.alpha = 8;
-    c.adapter.dropout = 0.1;
-    c.targets = "c_attn,c_proj,c_fc";
-    c.optim.learningRate = 5e-3;
-    c.optim.weightDecay = 0.01;
-    c.train.batchSize = 2;
-    c.train.gradAccumulation = 2;
-    c.train.maxSeqLen = 96;
-    c.train.maxSteps = 6;
-    c.train.evalEvery = 2;
-    c.train.seed = 11;
-    c.train.device = "cpu";
+    RunConfig c = m_folder->config(name);
     c.train.precision = precision;
     return c;
   }
 
-  fs::path m_root;
-  std::string m_modelDir;
+  std::unique_ptr<test::TinyGpt2Folder> m_folder;
 };
 
 struct Steps : TrainerObserver {

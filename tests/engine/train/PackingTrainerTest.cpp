@@ -2,6 +2,8 @@
 // positions), so packing on and off give the same losses on the same examples.
 #include "train/Trainer.h"
 
+#include "TinyGpt2Runs.h"
+
 #include "lorafa/DataError.h"
 #include "lorafa/Dataset.h"
 #include "lorafa/TokenizedDataset.h"
@@ -12,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -32,22 +35,14 @@ struct LossRecorder : TrainerObserver {
 
 class PackingTrainerTest : public ::testing::Test {
 protected:
+  // n_positions large enough that all packed training examples fit in one row: no example is
+  // cut at a row end, so packed and unpacked rows hold exactly the same tokens.
   void SetUp() override {
-    m_root = fs::temp_directory_path() / ("lorafa-packing-" + std::to_string(std::random_device{}()));
-    fs::create_directories(m_root);
-    const auto tokenizer = Tokenizer::load(kFixtures + "/tokenizers/gpt2");
-    // n_positions large enough that all packed training examples fit in one row: no example is
-    // cut at a row end, so packed and unpacked rows hold exactly the same tokens.
-    const std::string json =
-        R"({"model_type": "gpt2", "vocab_size": )" + std::to_string(tokenizer->vocabSize()) +
-        R"(, "n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 1024, "eos_token_id": 50256})";
-    auto model =
-        createModel(ModelConfig::fromJson(json, "<tiny gpt2>"), at::TensorOptions().dtype(at::kFloat));
-    initializeRandom(*model, 5);
-    m_modelDir = (m_root / "model").string();
-    saveModelCheckpoint(*model, m_modelDir);
+    m_folder = std::make_unique<test::TinyGpt2Folder>("lorafa-packing-", 1024, 5, 1.0);
+    m_root = m_folder->root();
+    m_modelDir = m_folder->modelDir();
   }
-  void TearDown() override { fs::remove_all(m_root); }
+  void TearDown() override { m_folder.reset(); }
 
   RunConfig config(const std::string& name, bool packing) const {
     RunConfig c;
@@ -81,6 +76,7 @@ protected:
     return recorder;
   }
 
+  std::unique_ptr<test::TinyGpt2Folder> m_folder;
   fs::path m_root;
   std::string m_modelDir;
 };

@@ -1,5 +1,7 @@
 #include "train/Trainer.h"
 
+#include "TinyGpt2Runs.h"
+
 #include "lorafa/CpuMemoryTracker.h"
 #include "lorafa/Dataset.h"
 #include "lorafa/RunStore.h"
@@ -16,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <random>
 #include <thread>
 
@@ -26,52 +29,17 @@ namespace fs = std::filesystem;
 
 const std::string kFixtures = LORAFA_FIXTURES_DIR;
 
-/// A temporary folder with a tiny random GPT-2 whose vocabulary covers the GPT-2 tokenizer's ids.
+/// A temporary folder with a tiny random GPT-2 and the base run configuration (TinyGpt2Runs.h).
 class TrainerTest : public ::testing::Test {
 protected:
   void SetUp() override {
-    m_root = fs::temp_directory_path() / ("lorafa-trainer-" + std::to_string(std::random_device{}()));
-    fs::create_directories(m_root);
-    const auto tokenizer = Tokenizer::load(kFixtures + "/tokenizers/gpt2");
-    const std::string json = R"({"model_type": "gpt2", "vocab_size": )" + std::to_string(tokenizer->vocabSize()) +
-                             R"(, "n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 128, "eos_token_id": 50256})";
-    auto model = createModel(ModelConfig::fromJson(json, "<tiny gpt2>"), torch::dtype(torch::kFloat));
-    initializeRandom(*model, 3);
-    {
-      // The tied embedding bounds the logits' range (the hidden state is layer-normed): at std 0.02
-      // a 32-wide model cannot move its loss far from ln(vocab), whatever the adapters learn.
-      torch::NoGradGuard noGrad;
-      model->named_parameters()["transformer.wte.weight"].mul_(10.0);
-    }
-    m_modelDir = (m_root / "model").string();
-    saveModelCheckpoint(*model, m_modelDir);
+    m_folder = std::make_unique<test::TinyGpt2Folder>("lorafa-trainer-");
+    m_root = m_folder->root();
+    m_modelDir = m_folder->modelDir();
   }
-  void TearDown() override { fs::remove_all(m_root); }
+  void TearDown() override { m_folder.reset(); }
 
-  RunConfig config(const std::string& name) const {
-    RunConfig c;
-    c.name = name;
-    c.modelPath = m_modelDir;
-    c.tokenizerPath = kFixtures + "/tokenizers/gpt2";
-    c.dataset.path = kFixtures + "/data/alpaca.jsonl";
-    c.dataset.validationFraction = 0.2;
-    c.outputDir = (m_root / name).string();
-    c.adapter.method = TrainMethod::LoraFa;
-    c.adapter.rank = 4;
-    c.adapter.alpha = 8;
-    c.adapter.dropout = 0.1; // draws from the RNG every step: resume must restore it
-    c.targets = "c_attn,c_proj,c_fc";
-    c.optim.learningRate = 5e-3;
-    c.optim.weightDecay = 0.01;
-    c.train.batchSize = 2;
-    c.train.gradAccumulation = 2;
-    c.train.maxSeqLen = 96;
-    c.train.maxSteps = 6;
-    c.train.evalEvery = 2;
-    c.train.seed = 11;
-    c.train.device = "cpu";
-    return c;
-  }
+  RunConfig config(const std::string& name) const { return m_folder->config(name); }
 
   // Every row in each step, no dropout, a large constant rate: the same data every step, so
   // the training loss must fall.
@@ -88,6 +56,7 @@ protected:
     return c;
   }
 
+  std::unique_ptr<test::TinyGpt2Folder> m_folder;
   fs::path m_root;
   std::string m_modelDir;
 };
