@@ -115,20 +115,7 @@ std::size_t validSequenceAt(std::string_view bytes, std::size_t pos, std::size_t
 
 } // namespace
 
-bool isValidUtf8(std::string_view bytes) {
-  std::size_t pos = 0;
-  while (pos < bytes.size()) {
-    if (static_cast<unsigned char>(bytes[pos]) < 0x80) {
-      ++pos;
-      continue;
-    }
-    std::size_t consumed = 0;
-    const std::size_t n = validSequenceAt(bytes, pos, consumed);
-    if (n == 0) return false;
-    pos += n;
-  }
-  return true;
-}
+bool isValidUtf8(std::string_view bytes) { return validUtf8Prefix(bytes) == bytes.size(); }
 
 std::size_t validUtf8Prefix(std::string_view bytes) {
   std::size_t pos = 0;
