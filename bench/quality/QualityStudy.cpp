@@ -131,17 +131,28 @@ std::string meanStd(const std::vector<double>& v, int digits) {
   for (double x : v) var += (x - mean) * (x - mean);
   const double sd = v.size() > 1 ? std::sqrt(var / static_cast<double>(v.size() - 1)) : 0.0;
   std::ostringstream out;
-  out << std::fixed << std::setprecision(digits) << mean << " ± " << sd;
+  out << std::fixed << std::setprecision(digits) << mean;
+  if (v.size() > 1) out << " ± " << sd; // one value (a memory run): no spread to show
   return out.str();
 }
 
+std::string groupOf(const Json& r) {
+  return r["task"].get<std::string>() + "|" + r["method"].get<std::string>() + "|" + std::to_string(r["rank"].get<int>()) +
+         "|" + r["init"].get<std::string>();
+}
+
 void printSummary(const std::vector<Json>& results, std::ostream& out) {
+  // Peak memory from the runs themselves when they measured it, else from --memory-steps runs.
+  std::map<std::string, std::vector<double>> memoryRuns;
+  for (const Json& r : results) {
+    if (r.value("kind", "") == "memory") memoryRuns[groupOf(r)].push_back(r["peak_bytes"].get<double>() / (1024.0 * 1024.0));
+  }
   std::map<std::string, Summary> groups;
   std::vector<std::string> order;
   for (const Json& r : results) {
+    if (r.value("kind", "") == "memory") continue;
     const std::string task = r["task"];
-    const std::string group = task + "|" + r["method"].get<std::string>() + "|" + std::to_string(r["rank"].get<int>()) +
-                              "|" + r["init"].get<std::string>();
+    const std::string group = groupOf(r);
     if (!groups.count(group)) order.push_back(group);
     Summary& s = groups[group];
     const Json& m = r["metrics"];
@@ -155,8 +166,11 @@ void printSummary(const std::vector<Json>& results, std::ostream& out) {
       s.primary.push_back(m.value("eval/perplexity", NAN));
       s.secondary.push_back(m.value("eval/loss", NAN));
     }
-    s.peakMiB.push_back(r["peak_bytes"].get<double>() / (1024.0 * 1024.0));
+    if (r["peak_bytes"].get<double>() > 0) s.peakMiB.push_back(r["peak_bytes"].get<double>() / (1024.0 * 1024.0));
     s.seconds.push_back(r["seconds"].get<double>());
+  }
+  for (auto& [group, s] : groups) {
+    if (s.peakMiB.empty() && memoryRuns.count(group)) s.peakMiB = memoryRuns[group];
   }
   std::string currentTask;
   for (const std::string& group : order) {
@@ -188,7 +202,8 @@ void printSummary(const std::vector<Json>& results, std::ostream& out) {
 int main(int argc, char** argv) {
   CLI::App app{"lorafa-bench-quality: full vs LoRA vs LoRA-FA on the bundled demo tasks (docs/QUALITY.md)"};
   std::string configDir = std::string(LORAFA_SOURCE_DIR) + "/resources/examples";
-  std::string resultsPath = "quality-results.jsonl";
+  std::vector<std::string> resultsPaths;
+  int memorySteps = 0;
   std::string tasks = "spam,kjv,moby";
   std::string ranks = "4,16,64";
   std::string inits = "kaiming-uniform,gaussian,orthogonal";
@@ -198,7 +213,10 @@ int main(int argc, char** argv) {
   bool summaryOnly = false;
   int threads = 0;
   app.add_option("--configs", configDir, "folder with demo-<task>-{lora-fa,lora,full}.yaml");
-  app.add_option("--results", resultsPath, "JSON Lines file the runs are appended to (and read back)");
+  app.add_option("--results", resultsPaths, "JSON Lines file the runs are appended to (and read back); more files: read too")
+      ->required();
+  app.add_option("--memory-steps", memorySteps,
+                 "measure peak memory only: each configuration (first seed) runs this many steps without evaluation");
   app.add_option("--tasks", tasks, "comma-separated: spam, kjv, moby");
   app.add_option("--ranks", ranks, "comma-separated adapter ranks");
   app.add_option("--inits", inits, "A initialisations compared for LoRA-FA at --init-rank");
@@ -207,7 +225,8 @@ int main(int argc, char** argv) {
   app.add_option("--full-grid", fullGridTasks, "tasks that take every rank and A initialisation (others: --init-rank)");
   app.add_flag("--summary-only", summaryOnly, "print the table of the results file, train nothing");
   app.add_option("--threads", threads, "compute threads (0: all cores); two studies at 1 thread each use 2 cores best");
-  app.footer("Example: lorafa-bench-quality --results bench/quality/results.jsonl");
+  app.footer("Example: lorafa-bench-quality --tasks spam --results bench/quality/results/spam.jsonl\n"
+             "         lorafa-bench-quality --summary-only --results a.jsonl --results b.jsonl");
   CLI11_PARSE(app, argc, argv);
 
   configureComputeThreads(threads);
@@ -215,10 +234,14 @@ int main(int argc, char** argv) {
   for (const std::string& r : split(ranks)) rankList.push_back(std::stoi(r));
   for (const std::string& s : split(seeds)) seedList.push_back(std::stoi(s));
 
+  const std::string resultsPath = resultsPaths.front();
+  CpuMemoryTracker::instance().install(); // peak memory figures on the CPU
+  if (memorySteps > 0) seedList.resize(1);
+
   std::vector<Json> results;
   std::set<std::string> done;
-  {
-    std::ifstream in(resultsPath);
+  for (const std::string& path : resultsPaths) {
+    std::ifstream in(path);
     std::string line;
     std::size_t lineNumber = 0;
     while (std::getline(in, line)) {
@@ -226,10 +249,10 @@ int main(int argc, char** argv) {
       if (line.empty()) continue;
       try {
         Json r = Json::parse(line);
-        done.insert(r["key"].get<std::string>());
+        if (path == resultsPath) done.insert(r["key"].get<std::string>());
         results.push_back(std::move(r));
       } catch (const std::exception& e) {
-        std::cerr << resultsPath << ":" << lineNumber << ": not a result line (" << e.what() << "); ignored\n";
+        std::cerr << path << ":" << lineNumber << ": not a result line (" << e.what() << "); ignored\n";
       }
     }
   }
@@ -248,6 +271,12 @@ int main(int argc, char** argv) {
       fs::remove_all(scratch);
       fs::create_directories(scratch);
       RunConfig config = configFor(cell, configDir, scratch);
+      if (memorySteps > 0) {
+        // The peak of a training step does not depend on the seed or on how long the run goes on.
+        config.train.maxSteps = memorySteps;
+        config.dataset.evalPath.clear();
+        config.dataset.validationFraction = 0.0;
+      }
       const auto started = std::chrono::steady_clock::now();
       TrainerOptions options;
       options.baselineEvaluation = false; // the table reports the final evaluation only
@@ -270,6 +299,7 @@ int main(int argc, char** argv) {
       r["seconds"] = seconds;
       r["peak_bytes"] = result.peakMemoryBytes;
       r["metrics"] = result.finalMetrics;
+      if (memorySteps > 0) r["kind"] = "memory";
       r["engine"] = formatEngineInfo(queryEngineInfo());
       std::ofstream out(resultsPath, std::ios::app);
       out << r.dump() << "\n";
