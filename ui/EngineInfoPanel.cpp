@@ -12,6 +12,7 @@ EngineInfoPanel::EngineInfoPanel(const EngineInfo& info, QWidget* parent) : QWid
   auto* layout = new QFormLayout(this);
   layout->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
   addRow(tr("Version"), "versionValue", QString::fromStdString(info.version));
+  addRow(tr("Qt"), "qtValue", QString::fromLatin1(qVersion()));
   addRow(tr("LibTorch"), "libtorchValue",
          QString::fromStdString(info.libtorchVersion) + (info.cudaBuilt ? tr(" (CUDA build)") : tr(" (CPU build)")));
   QString device = QString::fromStdString(info.defaultDevice);
@@ -19,6 +20,8 @@ EngineInfoPanel::EngineInfoPanel(const EngineInfo& info, QWidget* parent) : QWid
     device += tr(" (%n CUDA device(s))", nullptr, info.cudaDeviceCount);
   }
   addRow(tr("Device"), "deviceValue", device);
+  addRow(tr("CUDA"), "cudaValue",
+         !info.cudaBuilt ? tr("not built in") : info.cudaAvailable ? tr("available") : tr("built in, no device"));
   addRow(tr("CPU threads"), "cpuThreadsValue", QString::number(info.cpuThreads));
   for (const GpuDeviceInfo& gpu : info.gpus) {
     addRow(tr("GPU %1").arg(gpu.index), QStringLiteral("gpu%1Value").arg(gpu.index),

@@ -1,19 +1,65 @@
 #include "MainWindow.h"
 
 #include "EngineInfoPanel.h"
+#include "RunDraft.h"
+#include "StudioSettings.h"
+#include "TrainingController.h"
+#include "pages/DataPage.h"
+#include "pages/ExportPage.h"
+#include "pages/MethodPage.h"
+#include "pages/ModelPage.h"
+#include "pages/PlaygroundPage.h"
+#include "pages/RunsPage.h"
+#include "pages/TrainPage.h"
 
 #include <QAction>
 #include <QApplication>
+#include <QCloseEvent>
+#include <QDialog>
+#include <QDialogButtonBox>
+#include <QHBoxLayout>
 #include <QLabel>
+#include <QListWidget>
 #include <QMenuBar>
+#include <QMessageBox>
+#include <QSplitter>
+#include <QStackedWidget>
 #include <QStatusBar>
+#include <QTimer>
+#include <QVBoxLayout>
 
 namespace lorafa::ui {
 
-MainWindow::MainWindow(const EngineInfo& info, QWidget* parent) : QMainWindow(parent) {
+MainWindow::MainWindow(const EngineInfo& info, StudioPaths paths, QWidget* parent)
+    : QMainWindow(parent), m_settings(std::make_unique<StudioSettings>(paths.settingsPath)) {
   setObjectName("mainWindow");
   setWindowTitle(tr("LoRA-FA Studio %1").arg(QString::fromStdString(info.version)));
-  setCentralWidget(new EngineInfoPanel(info, this));
+  m_context.engineInfo = info;
+  m_context.paths = std::move(paths);
+  m_context.settings = m_settings.get();
+  m_context.draft = new RunDraft(this);
+  m_context.controller = new TrainingController(m_context.paths.runStorePath, this);
+  loadDraft();
+
+  m_pageList = new QListWidget(this);
+  m_pageList->setObjectName("pageList");
+  m_pageList->setMaximumWidth(160);
+  m_pages = new QStackedWidget(this);
+  m_pages->setObjectName("pages");
+  auto* splitter = new QSplitter(this);
+  splitter->addWidget(m_pageList);
+  splitter->addWidget(m_pages);
+  splitter->setStretchFactor(1, 1);
+  setCentralWidget(splitter);
+
+  addPage(new ModelPage(m_context, this), tr("Model"));
+  addPage(new DataPage(m_context, this), tr("Data"));
+  addPage(new MethodPage(m_context, this), tr("Method"));
+  addPage(new TrainPage(m_context, this), tr("Train"));
+  addPage(new RunsPage(m_context, this), tr("Runs"));
+  addPage(new ExportPage(m_context, this), tr("Export"));
+  addPage(new PlaygroundPage(m_context, this), tr("Playground"));
+  connect(m_pageList, &QListWidget::currentRowChanged, m_pages, &QStackedWidget::setCurrentIndex);
 
   QMenu* fileMenu = menuBar()->addMenu(tr("&File"));
   QAction* quit = fileMenu->addAction(tr("&Quit"));
@@ -21,10 +67,125 @@ MainWindow::MainWindow(const EngineInfo& info, QWidget* parent) : QMainWindow(pa
   quit->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Q)); // spelled out: not every platform theme maps QKeySequence::Quit
   connect(quit, &QAction::triggered, this, &QWidget::close);
 
+  QMenu* goMenu = menuBar()->addMenu(tr("&Go"));
+  for (int i = 0; i < m_pages->count(); ++i) {
+    QAction* go = goMenu->addAction(m_pageList->item(i)->text());
+    go->setObjectName(QStringLiteral("goAction%1").arg(i + 1));
+    go->setShortcut(QKeySequence(Qt::CTRL | static_cast<Qt::Key>(Qt::Key_1 + i)));
+    connect(go, &QAction::triggered, this, [this, i] { m_pageList->setCurrentRow(i); });
+  }
+
+  // The About box: versions of the app, Qt, LibTorch and CUDA. Built now (hidden) so its labels
+  // exist as children of the window.
+  m_about = new QDialog(this);
+  m_about->setObjectName("aboutDialog");
+  m_about->setWindowTitle(tr("About LoRA-FA Studio"));
+  auto* aboutLayout = new QVBoxLayout(m_about);
+  auto* blurb = new QLabel(tr("<b>LoRA-FA Studio</b><br>Fine-tune language models with LoRA-FA: LoRA with the "
+                              "down-projection A frozen, so the backward pass keeps only x·Aᵀ."),
+                           m_about);
+  blurb->setWordWrap(true);
+  aboutLayout->addWidget(blurb);
+  aboutLayout->addWidget(new EngineInfoPanel(info, m_about));
+  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close, m_about);
+  connect(buttons, &QDialogButtonBox::rejected, m_about, &QDialog::reject);
+  aboutLayout->addWidget(buttons);
+  QMenu* helpMenu = menuBar()->addMenu(tr("&Help"));
+  QAction* about = helpMenu->addAction(tr("&About LoRA-FA Studio"));
+  about->setObjectName("aboutAction");
+  connect(about, &QAction::triggered, m_about, &QDialog::show);
+
   auto* device = new QLabel(tr("Device: %1").arg(QString::fromStdString(info.defaultDevice)), this);
   device->setObjectName("statusDevice");
   statusBar()->addPermanentWidget(device);
-  resize(720, 420);
+
+  // The edited configuration is saved shortly after each change, so a crash loses at most a moment.
+  m_saveDraftTimer = new QTimer(this);
+  m_saveDraftTimer->setSingleShot(true);
+  m_saveDraftTimer->setInterval(500);
+  connect(m_saveDraftTimer, &QTimer::timeout, this, [this] {
+    m_settings->setDraftConfigJson(QString::fromStdString(toJson(m_context.draft->config())));
+    m_settings->sync();
+  });
+  connect(m_context.draft, &RunDraft::changed, m_saveDraftTimer, qOverload<>(&QTimer::start));
+
+  resize(1200, 800);
+  restoreGeometry(m_settings->windowGeometry());
+  restoreState(m_settings->windowState());
+  showPage(m_settings->lastPage());
+  if (m_pageList->currentRow() < 0) m_pageList->setCurrentRow(0);
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::addPage(QWidget* page, const QString& title) {
+  m_pages->addWidget(page);
+  auto* item = new QListWidgetItem(title, m_pageList);
+  item->setData(Qt::UserRole, page->objectName());
+}
+
+void MainWindow::showPage(const QString& objectName) {
+  for (int i = 0; i < m_pages->count(); ++i) {
+    if (m_pages->widget(i)->objectName() == objectName) m_pageList->setCurrentRow(i);
+  }
+}
+
+QString MainWindow::currentPageName() const {
+  QWidget* page = m_pages->currentWidget();
+  return page != nullptr ? page->objectName() : QString();
+}
+
+void MainWindow::loadDraft() {
+  const QString json = m_settings->draftConfigJson();
+  if (!json.isEmpty()) {
+    try {
+      m_context.draft->setConfig(parseRunConfig(json.toStdString(), "settings draft"));
+      return;
+    } catch (const std::exception&) {
+      // A draft from another version that no longer parses: start from the demo instead.
+    }
+  }
+  const QString demo = m_context.paths.demoConfigPath();
+  if (demo.isEmpty()) return;
+  try {
+    m_context.draft->setConfig(loadRunConfig(demo.toStdString()));
+    m_context.draft->setSourcePath(demo);
+  } catch (const std::exception& e) {
+    statusBar()->showMessage(tr("The demo configuration could not be read: %1").arg(e.what()));
+  }
+}
+
+void MainWindow::saveState() {
+  m_settings->setWindowGeometry(saveGeometry());
+  m_settings->setWindowState(QMainWindow::saveState());
+  m_settings->setLastPage(currentPageName());
+  m_settings->setDraftConfigJson(QString::fromStdString(toJson(m_context.draft->config())));
+  m_settings->sync();
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  TrainingController* controller = m_context.controller;
+  if (controller->isActive()) {
+    if (!m_closeAfterRun) {
+      const auto answer = QMessageBox::question(
+          this, tr("A run is in progress"),
+          tr("Stop the run and quit? A checkpoint is written first; the run is marked interrupted and can be "
+             "resumed from the Runs page."),
+          QMessageBox::Yes | QMessageBox::No, QMessageBox::No);
+      if (answer != QMessageBox::Yes) {
+        event->ignore();
+        return;
+      }
+      m_closeAfterRun = true;
+      statusBar()->showMessage(tr("Stopping the run before quitting..."));
+      connect(controller, &TrainingController::runFinished, this, [this] { close(); });
+      controller->stop(/*interrupted=*/true);
+    }
+    event->ignore(); // closes when the run has ended and its checkpoint is written
+    return;
+  }
+  saveState();
+  event->accept();
 }
 
 } // namespace lorafa::ui

@@ -1,16 +1,52 @@
 #pragma once
 
+#include "StudioContext.h"
+#include "StudioPaths.h"
+
 #include "lorafa/EngineInfo.h"
 
 #include <QMainWindow>
 
+#include <memory>
+
+class QDialog;
+class QListWidget;
+class QStackedWidget;
+class QTimer;
+
 namespace lorafa::ui {
 
-/// The studio's frame: menus, status bar and the current page. Pages are their own widgets.
+class StudioSettings;
+
+/// The studio's frame: a page list on the left, the current page, menus, the status bar and the
+/// About box. Pages are their own widgets (ui/pages); the frame only wires them to the shared
+/// StudioContext and keeps window state and the edited configuration across restarts.
 class MainWindow : public QMainWindow {
   Q_OBJECT
 public:
-  explicit MainWindow(const EngineInfo& info, QWidget* parent = nullptr);
+  explicit MainWindow(const EngineInfo& info, StudioPaths paths = StudioPaths::standard(), QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  StudioContext& context() { return m_context; }
+  /// Shows the page with this object name (e.g. "trainPage").
+  void showPage(const QString& objectName);
+  QString currentPageName() const;
+
+protected:
+  void closeEvent(QCloseEvent* event) override;
+
+private:
+  void loadDraft();
+  void saveState();
+  void addPage(QWidget* page, const QString& title);
+
+  std::unique_ptr<StudioSettings> m_settings;
+  StudioContext m_context;
+  QListWidget* m_pageList = nullptr;
+  QStackedWidget* m_pages = nullptr;
+  QDialog* m_about = nullptr;
+  QTimer* m_saveDraftTimer = nullptr;
+  bool m_closeAfterRun = false;
 };
 
 } // namespace lorafa::ui

@@ -1,5 +1,6 @@
 // The main window with real widgets under the offscreen platform.
 #include "MainWindow.h"
+#include "StudioTestSupport.h"
 
 #include <QAction>
 #include <QApplication>
@@ -15,16 +16,8 @@ using lorafa::ui::MainWindow;
 
 namespace {
 
-QApplication& app() {
-  static int argc = 1;
-  static char name[] = "test_ui";
-  static char* argv[] = {name, nullptr};
-  static QApplication* instance = [] {
-    QStandardPaths::setTestModeEnabled(true);
-    return new QApplication(argc, argv);
-  }();
-  return *instance;
-}
+using lorafa::ui::testing::app;
+using lorafa::ui::testing::temporaryPaths;
 
 EngineInfo sampleInfo() {
   EngineInfo info;
@@ -48,7 +41,8 @@ QString labelText(const QWidget& root, const char* objectName) {
 
 TEST(MainWindow, ShowsVersionLibTorchAndDevice) {
   app();
-  MainWindow window(sampleInfo());
+  QTemporaryDir dir;
+  MainWindow window(sampleInfo(), temporaryPaths(dir));
   window.show();
   ASSERT_TRUE(QTest::qWaitForWindowExposed(&window));
   EXPECT_EQ(window.windowTitle(), "LoRA-FA Studio 1.2.3");
@@ -63,7 +57,8 @@ TEST(MainWindow, ShowsVersionLibTorchAndDevice) {
 TEST(MainWindow, ShowsTheRealEngine) {
   app();
   const EngineInfo info = lorafa::queryEngineInfo();
-  MainWindow window(info);
+  QTemporaryDir dir;
+  MainWindow window(info, temporaryPaths(dir));
   window.show();
   ASSERT_TRUE(QTest::qWaitForWindowExposed(&window));
   EXPECT_TRUE(labelText(window, "libtorchValue").startsWith(QString::fromStdString(info.libtorchVersion)));
@@ -72,7 +67,8 @@ TEST(MainWindow, ShowsTheRealEngine) {
 
 TEST(MainWindow, QuitShortcutClosesTheWindow) {
   app();
-  MainWindow window(sampleInfo());
+  QTemporaryDir dir;
+  MainWindow window(sampleInfo(), temporaryPaths(dir));
   window.show();
   ASSERT_TRUE(QTest::qWaitForWindowExposed(&window));
   window.activateWindow();
