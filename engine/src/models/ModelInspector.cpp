@@ -2,6 +2,7 @@
 
 #include "ModelFactory.h"
 #include "adapters/AdapterInjector.h"
+#include "io/CheckpointReader.h"
 
 #include <filesystem>
 
@@ -14,7 +15,41 @@ ModelInspection inspectModelDirectory(const std::string& directory) {
   ModelInspection inspection;
   inspection.unusedTensors = checkCheckpoint(*model, directory).unusedTensors;
   inspection.summary = summarizeModel(*model);
+
+  const CheckpointReader reader = CheckpointReader::openDirectory(directory);
+  inspection.weightFiles = reader.files();
+  for (const std::string& file : inspection.weightFiles) {
+    inspection.weightBytes += static_cast<std::int64_t>(std::filesystem::file_size(file));
+  }
+  for (const std::string& name : reader.names()) {
+    std::int64_t elements = 1;
+    for (const std::int64_t d : reader.shape(name)) elements *= d;
+    inspection.elementsByDtype[reader.dtype(name)] += elements;
+  }
+
+  inspection.trainedHeadModules = model->trainedHeadModules();
+  for (const auto& item : model->named_parameters()) {
+    for (const std::string& head : inspection.trainedHeadModules) {
+      const std::string& key = item.key();
+      if (key.size() > head.size() && key.compare(0, head.size(), head) == 0 && key[head.size()] == '.') {
+        inspection.trainedHeadParameters += item.value().numel();
+        break;
+      }
+    }
+  }
   return inspection;
+}
+
+std::string ModelInspection::mainDtype() const {
+  std::string best;
+  std::int64_t bestElements = -1;
+  for (const auto& [dtype, elements] : elementsByDtype) {
+    if (elements > bestElements) {
+      best = dtype;
+      bestElements = elements;
+    }
+  }
+  return best;
 }
 
 } // namespace lorafa

@@ -189,6 +189,39 @@ TEST_F(ModelLoading, InspectChecksShapesWithoutReadingWeights) {
   }
 }
 
+TEST_F(ModelLoading, InspectReportsWeightFilesDtypesAndTaskHeads) {
+  saveModelCheckpoint(*test::tinyModel("llama", 6), dir());
+  // One tensor stored in bfloat16: the dtype count follows what the file holds.
+  std::int64_t f32Elements = 0;
+  std::int64_t bf16Elements = 0;
+  rewriteWeights([&](auto& tensors) {
+    for (auto& [name, t] : tensors) {
+      if (name == "model.norm.weight") {
+        t = t.to(torch::kBFloat16);
+        bf16Elements += t.numel();
+      } else {
+        f32Elements += t.numel();
+      }
+    }
+  });
+  const ModelInspection inspection = inspectModelDirectory(dir());
+  ASSERT_EQ(inspection.weightFiles.size(), 1u);
+  EXPECT_EQ(std::filesystem::path(inspection.weightFiles[0]).filename(), "model.safetensors");
+  EXPECT_EQ(inspection.weightBytes,
+            static_cast<std::int64_t>(std::filesystem::file_size(dir() + "/model.safetensors")));
+  EXPECT_EQ(inspection.elementsByDtype.size(), 2u);
+  EXPECT_EQ(inspection.elementsByDtype.at("F32"), f32Elements);
+  EXPECT_EQ(inspection.elementsByDtype.at("BF16"), bf16Elements);
+  EXPECT_EQ(inspection.mainDtype(), "F32");
+  EXPECT_TRUE(inspection.trainedHeadModules.empty());
+  EXPECT_EQ(inspection.trainedHeadParameters, 0);
+
+  // BERT classifier: hidden 32, 3 labels; its head "classifier" is a 32→3 linear with bias.
+  const ModelInspection bert = inspectModelDirectory(LORAFA_FIXTURES_DIR "/models/bert_cls");
+  EXPECT_EQ(bert.trainedHeadModules, std::vector<std::string>{"classifier"});
+  EXPECT_EQ(bert.trainedHeadParameters, 32 * 3 + 3);
+}
+
 TEST_F(ModelLoading, Float16OnTheCpuIsAClearErrorWhereLibTorchLacksIt) {
 #if TORCH_VERSION_MAJOR < 2
   try {
