@@ -89,6 +89,10 @@ struct RunConfig {
   DatasetConfig dataset;
   AdapterConfig adapter; ///< adapter.method is the run's method (lora-fa, lora, full)
   std::string targets = "all-linear"; ///< a TargetSpec::parse text
+  /// adapter.init_from: a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors)
+  /// whose A and B the adapters start from instead of A drawn and B = 0 (keep training an
+  /// imported adapter). Its r, lora_alpha and adapted modules must agree with this config.
+  std::string adapterInitFrom;
   /// Pretraining: the model folder's config.json only, weights drawn at random from the seed
   /// (method must be full). For small models.
   bool pretrain = false;

@@ -313,6 +313,7 @@ void readConfig(const Node& root, Reader& r, RunConfig& c) {
               else r.problem(f.line, k, "expected kaiming-uniform, gaussian or orthogonal, found \"" + *s + "\"");
             }
           }},
+         {"init_from", setString(c.adapterInitFrom)},
          {"targets", [&](const Node& f, const std::string& k) {
             if (f.kind == Node::Kind::List) {
               std::string joined;
@@ -413,6 +414,9 @@ void readConfig(const Node& root, Reader& r, RunConfig& c) {
   if (c.pretrain && c.adapter.method != TrainMethod::Full) {
     r.problem(0, "pretrain", "needs method: full (every weight trains from random initialisation)");
   }
+  if (!c.adapterInitFrom.empty() && c.adapter.method != TrainMethod::LoraFa && c.adapter.method != TrainMethod::Lora) {
+    r.problem(0, "adapter.init_from", "applies to methods lora-fa and lora only");
+  }
   if (c.optim.projectedB && c.adapter.method != TrainMethod::LoraFa) {
     r.problem(0, "optim.projected_b", "applies to method lora-fa only");
   }
@@ -483,6 +487,7 @@ RunConfig loadRunConfig(const std::string& path) {
   resolve(config.dataset.path);
   resolve(config.dataset.evalPath);
   resolve(config.outputDir);
+  resolve(config.adapterInitFrom);
   return config;
 }
 
@@ -507,7 +512,8 @@ std::string toJson(const RunConfig& c) {
                   {"packing", c.dataset.packing}};
   j["adapter"] = {{"rank", c.adapter.rank},        {"alpha", c.adapter.alpha},
                   {"rslora", c.adapter.useRslora}, {"dropout", c.adapter.dropout},
-                  {"init", toString(c.adapter.init)}, {"targets", c.targets}};
+                  {"init", toString(c.adapter.init)}, {"targets", c.targets},
+                  {"init_from", c.adapterInitFrom}};
   j["optim"] = {{"lr", c.optim.learningRate},          {"schedule", toString(c.optim.schedule)},
                 {"warmup_steps", c.optim.warmupSteps}, {"weight_decay", c.optim.weightDecay},
                 {"grad_clip", c.optim.gradClip},       {"betas", {c.optim.beta1, c.optim.beta2}},
