@@ -351,4 +351,20 @@ int runRunsDelete(const std::string& storePath, std::int64_t runId, std::ostream
   return kExitOk;
 }
 
+int runRunsRename(const std::string& storePath, std::int64_t runId, const std::string& name, std::ostream& out,
+                  std::ostream& err) {
+  RunStore store(resolveStorePath(storePath));
+  if (!store.run(runId)) {
+    err << "lorafa: error: no run " << runId << " in " << store.path() << "\n";
+    return kExitFailed;
+  }
+  if (name.empty()) {
+    err << "lorafa: error: a run's name cannot be empty\n";
+    return kExitBadConfig;
+  }
+  store.renameRun(runId, name);
+  out << "renamed run " << runId << " to " << name << "\n";
+  return kExitOk;
+}
+
 } // namespace lorafa::cli

@@ -44,10 +44,12 @@ struct InferenceOptions {
 int runEval(const InferenceOptions& options, std::ostream& out, std::ostream& err);
 int runGenerate(const InferenceOptions& options, std::ostream& out, std::ostream& err);
 
-/// `lorafa runs list|show|delete`.
+/// `lorafa runs list|show|delete|rename`.
 int runRunsList(const std::string& storePath, std::ostream& out);
 int runRunsShow(const std::string& storePath, std::int64_t runId, std::ostream& out, std::ostream& err);
 int runRunsDelete(const std::string& storePath, std::int64_t runId, std::ostream& out, std::ostream& err);
+int runRunsRename(const std::string& storePath, std::int64_t runId, const std::string& name, std::ostream& out,
+                  std::ostream& err);
 
 /// The store path to use: `given`, else the default under $XDG_DATA_HOME or ~/.local/share.
 std::string resolveStorePath(const std::string& given);

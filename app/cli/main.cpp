@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
   generateCmd->add_option("--temperature", inference.temperature, "0 (default): greedy; above 0: sampling");
   generateCmd->add_option("--seed", inference.seed, "sampling seed");
   generateCmd->footer("Example: lorafa generate run.yaml --prompt \"Name three colours.\" --max-new-tokens 32");
-  CLI::App* runs = app.add_subcommand("runs", "The run history: list, show or delete runs");
+  CLI::App* runs = app.add_subcommand("runs", "The run history: list, show, rename or delete runs");
   runs->require_subcommand(1);
   std::string storePath;
   std::int64_t runId = 0;
@@ -125,7 +125,11 @@ int main(int argc, char** argv) {
   runsShow->add_option("run", runId, "run id")->required();
   CLI::App* runsDelete = runs->add_subcommand("delete", "Remove a run from the history (its output folder stays)");
   runsDelete->add_option("run", runId, "run id")->required();
-  runs->footer("Examples: lorafa runs list; lorafa runs show 3; lorafa runs --store my.db delete 3");
+  std::string runName;
+  CLI::App* runsRename = runs->add_subcommand("rename", "Give a run another name");
+  runsRename->add_option("run", runId, "run id")->required();
+  runsRename->add_option("name", runName, "the new name")->required();
+  runs->footer("Examples: lorafa runs list; lorafa runs show 3; lorafa runs rename 3 baseline; lorafa runs --store my.db delete 3");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -152,6 +156,8 @@ int main(int argc, char** argv) {
       return lorafa::cli::runRunsShow(storePath, runId, std::cout, std::cerr);
     } else if (runsDelete->parsed()) {
       return lorafa::cli::runRunsDelete(storePath, runId, std::cout, std::cerr);
+    } else if (runsRename->parsed()) {
+      return lorafa::cli::runRunsRename(storePath, runId, runName, std::cout, std::cerr);
     }
   } catch (const std::exception& error) {
     std::cerr << "lorafa: error: " << error.what() << "\n";

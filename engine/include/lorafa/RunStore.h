@@ -93,6 +93,8 @@ public:
                  const std::map<std::string, double>& finalMetrics = {},
                  const std::map<std::string, double>& bestMetrics = {}, std::int64_t peakMemoryBytes = 0);
   void deleteRun(std::int64_t runId);
+  /// Gives a run another name (shown in the history); throws StoreError when there is no such run.
+  void renameRun(std::int64_t runId, const std::string& name);
 
   /// Queued; written by the writer thread within a fraction of a second.
   void appendMetrics(std::int64_t runId, const std::vector<MetricPoint>& points);

@@ -342,6 +342,12 @@ void RunStore::deleteRun(std::int64_t runId) {
   if (sqlite3_changes(m_impl->db->handle()) == 0) throw StoreError(m_impl->path + ": no run " + std::to_string(runId));
 }
 
+void RunStore::renameRun(std::int64_t runId, const std::string& name) {
+  SqliteStatement update = m_impl->db->prepare("UPDATE runs SET name = ? WHERE id = ?");
+  update.bind(1, name).bind(2, runId).run();
+  if (sqlite3_changes(m_impl->db->handle()) == 0) throw StoreError(m_impl->path + ": no run " + std::to_string(runId));
+}
+
 void RunStore::appendMetrics(std::int64_t runId, const std::vector<MetricPoint>& points) {
   for (const MetricPoint& p : points) m_impl->enqueue(Pending{Pending::Kind::Metric, runId, p, {}, {}});
 }

@@ -178,6 +178,26 @@ TEST_F(RunStoreTest, DeleteRemovesTheRunAndItsRows) {
   EXPECT_THROW(store.deleteRun(gone), StoreError);
 }
 
+TEST_F(RunStoreTest, RenameChangesOnlyThatRunsName) {
+  std::int64_t renamed = 0, other = 0;
+  {
+    RunStore store(db());
+    renamed = store.createRun(sampleRun("before"));
+    other = store.createRun(sampleRun("other"));
+    store.appendMetrics(renamed, {{3, "train/loss", 0.5}});
+    store.renameRun(renamed, "after \xC3\xA9 'quoted'");
+    EXPECT_THROW(store.renameRun(other + 100, "x"), StoreError);
+  }
+  // A fresh connection (as another process would open it) sees the new name, the rest unchanged.
+  RunStore reopened(db());
+  EXPECT_EQ(reopened.run(renamed)->name, "after \xC3\xA9 'quoted'");
+  EXPECT_EQ(reopened.run(renamed)->outputDir, "/out/before");
+  EXPECT_EQ(reopened.run(renamed)->lastStep, 3);
+  EXPECT_EQ(reopened.run(other)->name, "other");
+  RawDb raw(db());
+  EXPECT_EQ(raw.text("SELECT name FROM runs WHERE id = " + std::to_string(renamed)), "after \xC3\xA9 'quoted'");
+}
+
 TEST_F(RunStoreTest, RunsOfDeadProcessesAreMarkedInterruptedOnOpen) {
   std::int64_t orphan = 0, alive = 0;
   {
