@@ -55,7 +55,8 @@ MainWindow::MainWindow(const EngineInfo& info, StudioPaths paths, QWidget* paren
   addPage(new ModelPage(m_context, this), tr("Model"));
   addPage(new DataPage(m_context, this), tr("Data"));
   addPage(new MethodPage(m_context, this), tr("Method"));
-  addPage(new TrainPage(m_context, this), tr("Train"));
+  m_trainPage = new TrainPage(m_context, this);
+  addPage(m_trainPage, tr("Train"));
   addPage(new RunsPage(m_context, this), tr("Runs"));
   addPage(new ExportPage(m_context, this), tr("Export"));
   addPage(new PlaygroundPage(m_context, this), tr("Playground"));
@@ -74,6 +75,8 @@ MainWindow::MainWindow(const EngineInfo& info, StudioPaths paths, QWidget* paren
     go->setShortcut(QKeySequence(Qt::CTRL | static_cast<Qt::Key>(Qt::Key_1 + i)));
     connect(go, &QAction::triggered, this, [this, i] { m_pageList->setCurrentRow(i); });
   }
+
+  addRunMenu();
 
   // The About box: versions of the app, Qt, LibTorch and CUDA. Built now (hidden) so its labels
   // exist as children of the window.
@@ -163,29 +166,87 @@ void MainWindow::saveState() {
   m_settings->sync();
 }
 
+QMessageBox* MainWindow::closeQuestion() const { return m_closeQuestion.data(); }
+
+void MainWindow::addRunMenu() {
+  QMenu* runMenu = menuBar()->addMenu(tr("&Run"));
+  m_startAction = runMenu->addAction(tr("&Start"));
+  m_startAction->setObjectName("startAction");
+  m_startAction->setShortcuts({QKeySequence(Qt::CTRL | Qt::Key_Return), QKeySequence(Qt::CTRL | Qt::Key_Enter)});
+  m_startAction->setShortcutContext(Qt::WindowShortcut);
+  connect(m_startAction, &QAction::triggered, m_trainPage, [this] {
+    showPage("trainPage");
+    m_trainPage->startRun();
+  });
+  m_pauseAction = runMenu->addAction(tr("&Pause / Resume"));
+  m_pauseAction->setObjectName("pauseAction");
+  m_pauseAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_P));
+  connect(m_pauseAction, &QAction::triggered, m_trainPage, &TrainPage::togglePause);
+  m_stopAction = runMenu->addAction(tr("S&top"));
+  m_stopAction->setObjectName("stopAction");
+  m_stopAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Period));
+  connect(m_stopAction, &QAction::triggered, m_trainPage, [this] { m_trainPage->stopRun(false); });
+  runMenu->addSeparator();
+  m_twinAction = runMenu->addAction(tr("&Twin Run: LoRA vs LoRA-FA"));
+  m_twinAction->setObjectName("twinAction");
+  connect(m_twinAction, &QAction::triggered, m_trainPage, [this] {
+    showPage("trainPage");
+    m_trainPage->startTwin();
+  });
+  connect(m_trainPage, &TrainPage::controlsChanged, this, &MainWindow::updateRunActions);
+  updateRunActions();
+}
+
+void MainWindow::updateRunActions() {
+  const bool startable = m_trainPage->canStart();
+  const bool active = m_context.controller->isActive();
+  m_startAction->setEnabled(startable);
+  m_twinAction->setEnabled(startable);
+  m_pauseAction->setEnabled(active);
+  m_pauseAction->setText(m_context.controller->isPaused() ? tr("&Resume") : tr("&Pause"));
+  m_stopAction->setEnabled(active);
+}
+
 void MainWindow::closeEvent(QCloseEvent* event) {
-  TrainingController* controller = m_context.controller;
-  if (controller->isActive()) {
-    if (!m_closeAfterRun) {
-      const auto answer = QMessageBox::question(
-          this, tr("A run is in progress"),
-          tr("Stop the run and quit? A checkpoint is written first; the run is marked interrupted and can be "
-             "resumed from the Runs page."),
-          QMessageBox::Yes | QMessageBox::No, QMessageBox::No);
-      if (answer != QMessageBox::Yes) {
-        event->ignore();
-        return;
-      }
-      m_closeAfterRun = true;
-      statusBar()->showMessage(tr("Stopping the run before quitting..."));
-      connect(controller, &TrainingController::runFinished, this, [this] { close(); });
-      controller->stop(/*interrupted=*/true);
+  if (m_context.controller->isActive() || m_trainPage->isTwinActive()) {
+    event->ignore(); // closes once the run has ended and its checkpoint is written
+    if (m_closeAfterRun) return;
+    if (m_closeQuestion) {
+      m_closeQuestion->raise();
+      return;
     }
-    event->ignore(); // closes when the run has ended and its checkpoint is written
+    // Asked without a nested event loop (open(), not exec()): the run keeps reporting meanwhile.
+    auto* box = new QMessageBox(QMessageBox::Question, tr("A run is in progress"),
+                                tr("Stop the run and quit? A checkpoint is written first; the run is marked "
+                                   "interrupted and can be resumed from the Runs page."),
+                                QMessageBox::Yes | QMessageBox::No, this);
+    box->setObjectName("closeDuringRunBox");
+    box->setDefaultButton(QMessageBox::No);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    m_closeQuestion = box;
+    connect(box, &QMessageBox::finished, this, [this, box] {
+      if (box->clickedButton() == box->button(QMessageBox::Yes)) stopRunThenClose();
+    });
+    box->open();
     return;
   }
   saveState();
   event->accept();
+}
+
+void MainWindow::stopRunThenClose() {
+  TrainingController* controller = m_context.controller;
+  m_closeAfterRun = true;
+  if (!controller->isActive()) {
+    // The run ended while the question was open, or a twin is between its two runs: cancel the
+    // rest and close once that has been handled.
+    m_trainPage->stopRun(/*interrupted=*/true);
+    QTimer::singleShot(0, this, [this] { close(); });
+    return;
+  }
+  statusBar()->showMessage(tr("Stopping the run before quitting..."));
+  connect(controller, &TrainingController::runFinished, this, [this] { close(); }, Qt::SingleShotConnection);
+  m_trainPage->stopRun(/*interrupted=*/true);
 }
 
 } // namespace lorafa::ui

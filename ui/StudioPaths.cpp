@@ -3,8 +3,10 @@
 #include "lorafa/RunStore.h"
 
 #include <QCoreApplication>
+#include <QDateTime>
 #include <QDir>
 #include <QFileInfo>
+#include <QRegularExpression>
 
 #include <cstdlib>
 
@@ -33,6 +35,16 @@ StudioPaths StudioPaths::standard() {
 
 QString StudioPaths::demoConfigPath() const {
   return resourcesDir.isEmpty() ? QString() : resourcesDir + "/examples/demo-kjv-lora-fa.yaml";
+}
+
+QString StudioPaths::freshRunDir(const QString& name) const {
+  QString safeName = name.trimmed();
+  safeName.replace(QRegularExpression("[^A-Za-z0-9._-]+"), "-");
+  if (safeName.isEmpty()) safeName = "run";
+  const QString base = runsOutputDir + "/" + safeName + "-" + QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss");
+  QString dir = base;
+  for (int i = 2; QFileInfo::exists(dir); ++i) dir = base + "-" + QString::number(i);
+  return dir;
 }
 
 } // namespace lorafa::ui

@@ -17,6 +17,10 @@ struct StudioPaths {
   static StudioPaths standard();
   /// `<resourcesDir>/examples/demo-kjv-lora-fa.yaml` (the configuration preselected on first start).
   QString demoConfigPath() const;
+  /// A new, not yet existing output folder for a run started from the studio:
+  /// `<runsOutputDir>/<name>-<yyyyMMdd-HHmmss>` (with `-2`, `-3`... if taken). Never the config
+  /// file's output_dir, so a second run never resumes or overwrites the first one's checkpoints.
+  QString freshRunDir(const QString& name) const;
 };
 
 /// The resources folder found from the executable's location or the environment; empty if none.

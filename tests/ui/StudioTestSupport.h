@@ -4,6 +4,10 @@
 #include "MainWindow.h"
 #include "StudioPaths.h"
 
+#include "lorafa/CpuMemoryTracker.h"
+#include "lorafa/EngineInfo.h"
+#include "lorafa/RunConfig.h"
+
 #include <QApplication>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -16,6 +20,9 @@ inline QApplication& app() {
   static char* argv[] = {name, nullptr};
   static QApplication* instance = [] {
     QStandardPaths::setTestModeEnabled(true);
+    // As lorafa-studio's main() does: live CPU memory needs the tracker before any tensor exists.
+    CpuMemoryTracker::instance().install();
+    configureComputeThreads();
     return new QApplication(argc, argv);
   }();
   return *instance;
@@ -29,6 +36,21 @@ inline StudioPaths temporaryPaths(const QTemporaryDir& dir) {
   paths.settingsPath = dir.filePath("settings.ini");
   paths.runsOutputDir = dir.filePath("runs");
   return paths;
+}
+
+/// The bundled demo configuration (demo model, KJV dataset) cut down to a run of a few seconds:
+/// `maxSteps` steps of 2 rows of at most 96 tokens, no evaluation, a checkpoint at the end.
+inline RunConfig tinyDemoConfig(const StudioPaths& paths, std::int64_t maxSteps = 2) {
+  RunConfig config = loadRunConfig(paths.demoConfigPath().toStdString());
+  config.train.maxSteps = maxSteps;
+  config.train.batchSize = 2;
+  config.train.maxSeqLen = 96; // shorter cuts the answers of some verses to nothing
+  config.train.evalEvery = 0;
+  config.train.saveEvery = 0;
+  config.dataset.evalPath.clear();
+  config.dataset.validationFraction = 0.0;
+  config.eval.generateMaxExamples = 0;
+  return config;
 }
 
 } // namespace lorafa::ui::testing

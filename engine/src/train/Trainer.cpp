@@ -1,6 +1,7 @@
 #include "train/Trainer.h"
 
 #include "adapters/AdapterInjector.h"
+#include "export/PeftAdapter.h"
 #include "lorafa/Batch.h"
 #include "lorafa/CpuMemoryTracker.h"
 #include "lorafa/DatasetSplit.h"
@@ -306,7 +307,12 @@ void Trainer::setup() {
   }
   // The adapters' A is drawn from the default generator: seeding here makes it a function of the seed.
   at::manual_seed(c.train.seed);
-  prepareForTraining(*m_model, TargetSpec::parse(c.targets), c.adapter);
+  const std::vector<std::string> adapted = prepareForTraining(*m_model, TargetSpec::parse(c.targets), c.adapter);
+  if (!c.adapterInitFrom.empty()) {
+    // Keep training an imported PEFT adapter: A and B (and a saved head) start from the file.
+    initAdaptersFromPeft(*m_model, c.adapterInitFrom, c.adapter, adapted);
+    log(LogLevel::Info, "adapters start from " + c.adapterInitFrom + " (" + std::to_string(adapted.size()) + " modules)");
+  }
   m_model->train();
   m_model->setGradientCheckpointing(c.train.gradientCheckpointing);
   if (m_autocastDtype) {
