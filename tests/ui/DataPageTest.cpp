@@ -458,7 +458,20 @@ TEST(DataPage, SplitSettingsAreBoundToTheDraftBothWays) {
   Q_EMIT evalPath->editingFinished();
   EXPECT_EQ(QString::fromStdString(studio.draft->config().dataset.evalPath), eval);
   EXPECT_FALSE(validation->isEnabled()); // a separate file replaces the split
+  ASSERT_TRUE(studio.waitIdle());
   EXPECT_FALSE(studio.draft->problems().contains("data.evalPath"));
+  EXPECT_TRUE(studio.child<QLabel>("evalInfoLabel")->text().contains(QString::number(nonBlankLines(eval))))
+      << studio.child<QLabel>("evalInfoLabel")->text().toStdString();
+
+  // An evaluation file the trainer could not read is a problem, named with its line.
+  QTemporaryDir data;
+  const QString badEval = data.filePath("bad_eval.jsonl");
+  writeFile(badEval, "{\"instruction\":\"a\",\"output\":\"b\"}\n{\"instruction\": 3,\n");
+  studio.draft->edit([&](RunConfig& c) { c.dataset.evalPath = badEval.toStdString(); });
+  ASSERT_TRUE(
+      QTest::qWaitFor([&] { return studio.draft->problems().contains("data.evalPath"); }, kTimeoutMs));
+  EXPECT_TRUE(studio.draft->problems().value("data.evalPath").contains("bad_eval.jsonl:2"))
+      << studio.draft->problems().value("data.evalPath").toStdString();
   studio.draft->edit([](RunConfig& c) { c.dataset.evalPath = "/nonexistent/eval.jsonl"; });
   EXPECT_EQ(evalPath->text(), "/nonexistent/eval.jsonl");
   EXPECT_TRUE(studio.draft->problems().value("data.evalPath").contains("/nonexistent/eval.jsonl"));

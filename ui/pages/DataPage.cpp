@@ -62,6 +62,11 @@ QString fileFilter() {
 
 QString count(std::int64_t value) { return QLocale().toString(static_cast<qlonglong>(value)); }
 
+/// "1 example", "1,942 examples".
+QString examples(std::int64_t value, const QString& noun = QStringLiteral("example")) {
+  return QStringLiteral("%1 %2%3").arg(count(value), noun, value == 1 ? QString() : QStringLiteral("s"));
+}
+
 bool isLocalFileDrop(const QMimeData* mime) {
   if (mime == nullptr || !mime->hasUrls()) return false;
   const QList<QUrl> urls = mime->urls();
@@ -165,7 +170,9 @@ void DataPage::buildUi() {
   m_templateNote->setWordWrap(true);
   templateRow->addWidget(m_templateCombo);
   templateRow->addWidget(m_templateNote, 1);
-  formatForm->addRow(tr("Chat &template:"), templateRow);
+  auto* templateLabel = new QLabel(tr("Chat &template:"), this);
+  templateLabel->setBuddy(m_templateCombo);
+  formatForm->addRow(templateLabel, templateRow);
   layout->addLayout(formatForm);
 
   m_columnsBox = new QGroupBox(tr("Columns"), this);
@@ -272,7 +279,14 @@ void DataPage::buildUi() {
   m_evalBrowseButton->setToolTip(tr("Choose a separate evaluation file"));
   evalRow->addWidget(m_evalPathEdit, 1);
   evalRow->addWidget(m_evalBrowseButton);
-  splitForm->addRow(tr("&Evaluation file:"), evalRow);
+  auto* evalLabel = new QLabel(tr("&Evaluation file:"), splitBox);
+  evalLabel->setBuddy(m_evalPathEdit);
+  splitForm->addRow(evalLabel, evalRow);
+  m_evalInfo = new QLabel(splitBox);
+  m_evalInfo->setObjectName("evalInfoLabel");
+  m_evalInfo->setWordWrap(true);
+  m_evalInfo->hide();
+  splitForm->addRow(m_evalInfo);
   m_trainOnPromptCheck = new QCheckBox(tr("Train on the &prompt too"), splitBox);
   m_trainOnPromptCheck->setObjectName("trainOnPromptCheck");
   m_trainOnPromptCheck->setToolTip(
@@ -352,7 +366,7 @@ void DataPage::openDataset(const QString& path) {
   });
 }
 
-bool DataPage::isBusy() const { return m_analysisInFlight || m_recountInFlight; }
+bool DataPage::isBusy() const { return m_analysisInFlight || m_recountInFlight || m_evalInFlight; }
 
 DataPage::AnalysisKey DataPage::currentKey() const {
   const RunConfig& c = m_context.draft->config();
@@ -400,16 +414,72 @@ void DataPage::syncFromDraft() {
 }
 
 void DataPage::updateEvalProblem() {
-  const std::string& evalPath = m_context.draft->config().dataset.evalPath;
+  const DatasetConfig& d = m_context.draft->config().dataset;
   QString problem;
-  if (!evalPath.empty()) {
-    const QFileInfo info(QString::fromStdString(evalPath));
+  if (!d.evalPath.empty()) {
+    const QFileInfo info(QString::fromStdString(d.evalPath));
     if (!info.exists())
       problem = tr("%1: no such evaluation file").arg(info.filePath());
     else if (!info.isFile() || !info.isReadable())
       problem = tr("%1: not a readable file").arg(info.filePath());
   }
-  m_context.draft->setProblem("data.evalPath", problem);
+  if (d.evalPath.empty() || !problem.isEmpty()) {
+    ++m_evalGeneration; // whatever is in flight is stale
+    m_evalInFlight = false;
+    m_evalKey.clear();
+    m_evalInfo->setText(d.evalPath.empty() ? QString() : problem);
+    m_evalInfo->setVisible(!d.evalPath.empty());
+    m_context.draft->setProblem("data.evalPath", problem);
+    updateBusy();
+    return;
+  }
+
+  // The file exists: read it as the trainer will, with the training set's format and labels.
+  DatasetOptions options;
+  options.format = d.format;
+  options.textColumn = d.textColumn;
+  options.labelColumn = d.labelColumn;
+  options.sourceColumn = d.sourceColumn;
+  options.targetColumn = d.targetColumn;
+  if (m_analysis && m_analysis->dataset && m_analysis->request.dataset.path == d.path) {
+    options.format = m_analysis->dataset->format;
+    options.labelNames = m_analysis->dataset->labelNames;
+  }
+  const QString key =
+      QStringList{QString::fromStdString(d.evalPath),        QString::fromLatin1(toString(options.format)),
+                  QString::fromStdString(d.textColumn),      QString::fromStdString(d.labelColumn),
+                  QString::fromStdString(d.sourceColumn),    QString::fromStdString(d.targetColumn),
+                  QString::number(options.labelNames.size())}
+          .join(QChar(0x1f));
+  if (key == m_evalKey) return;
+  m_evalKey = key;
+  const std::uint64_t generation = ++m_evalGeneration;
+  m_evalInFlight = true;
+  updateBusy();
+  const std::string path = d.evalPath;
+  auto* watcher = new QFutureWatcher<QString>(this);
+  connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, generation] {
+    watcher->deleteLater();
+    if (generation != m_evalGeneration) return;
+    m_evalInFlight = false;
+    const QString result = watcher->result();
+    const bool failed = result.startsWith(QChar('!'));
+    m_evalInfo->setText(failed ? tr("Evaluation file: %1").arg(result.mid(1)) : result);
+    m_evalInfo->setToolTip(m_evalInfo->text());
+    m_evalInfo->show();
+    m_context.draft->setProblem("data.evalPath", failed ? result.mid(1) : QString());
+    updateBusy();
+  });
+  watcher->setFuture(QtConcurrent::run([path, options]() -> QString {
+    try {
+      const Dataset eval = loadDataset(path, options);
+      return tr("%1 (%2)").arg(
+          examples(static_cast<std::int64_t>(eval.examples.size()), tr("evaluation example")),
+          QString::fromLatin1(toString(eval.format)));
+    } catch (const std::exception& error) {
+      return QStringLiteral("!") + QString::fromStdString(error.what());
+    }
+  }));
 }
 
 void DataPage::updateTemplateCombo() {
@@ -624,9 +694,8 @@ void DataPage::showAnalysis(std::shared_ptr<const DatasetAnalysis> analysis) {
       QString first = a.tokenized->skipped.firstErrors.empty()
                           ? QString()
                           : QString::fromStdString(a.tokenized->skipped.firstErrors.front());
-      warnings << tr("%n example(s) cannot be written or tokenized and would stop the run; first: %1", "",
-                     static_cast<int>(a.tokenized->skipped.count))
-                      .arg(first);
+      warnings << tr("%1 cannot be written or tokenized and would stop the run; first: %2")
+                      .arg(examples(static_cast<std::int64_t>(a.tokenized->skipped.count)), first);
     }
     for (const std::string& w : a.tokenized->warnings)
       warnings << QString::fromStdString(w);
@@ -642,6 +711,7 @@ void DataPage::showAnalysis(std::shared_ptr<const DatasetAnalysis> analysis) {
   updateColumnCombos();
   updateTemplateCombo();
   m_syncing = false;
+  updateEvalProblem(); // with the training set's format and labels now known
 
   // The max length moved while this was computed.
   const std::int64_t wanted = m_context.draft->config().train.maxSeqLen;
@@ -663,10 +733,11 @@ void DataPage::showStatistics(const std::optional<DatasetStatistics>& statistics
   m_histogram->setMaxLength(m_requestedMaxLength);
   if (!statistics) {
     m_histogram->clearStatistics();
-    m_statsLabel->setText(m_analysis && m_analysis->dataset
-                              ? tr("%n example(s); token counts need a model", "",
-                                   static_cast<int>(m_analysis->dataset->examples.size()))
-                              : QString());
+    m_statsLabel->setText(
+        m_analysis && m_analysis->dataset
+            ? tr("%1; token counts need a model")
+                  .arg(examples(static_cast<std::int64_t>(m_analysis->dataset->examples.size())))
+            : QString());
     m_truncationLabel->clear();
     return;
   }

@@ -73,6 +73,8 @@ private:
   void updateBusy();
   void updateColumnCombos();
   void updateTemplateCombo();
+  /// Checks the evaluation file: at once that it exists, then off the UI thread that it loads
+  /// with the training set's format (problem "data.evalPath").
   void updateEvalProblem();
   void fillColumnCombo(QComboBox* combo, const std::string& current);
   void browseDataset();
@@ -112,6 +114,7 @@ private:
   QPushButton* m_evalBrowseButton = nullptr;
   QCheckBox* m_trainOnPromptCheck = nullptr;
   QCheckBox* m_packingCheck = nullptr;
+  QLabel* m_evalInfo = nullptr;
 
   /// The request in flight or last made; a result for any other generation is stale.
   std::optional<AnalysisKey> m_requestedKey;
@@ -120,6 +123,10 @@ private:
   std::uint64_t m_recountGeneration = 0;
   bool m_analysisInFlight = false;
   bool m_recountInFlight = false;
+  /// The evaluation file is read on its own (it does not change the preview).
+  QString m_evalKey;
+  std::uint64_t m_evalGeneration = 0;
+  bool m_evalInFlight = false;
   std::shared_ptr<std::atomic<bool>> m_cancel;
   std::shared_ptr<const DatasetAnalysis> m_analysis;
   std::int64_t m_shownMaxLength = -1;

@@ -5,15 +5,18 @@
 #include <QAbstractTextDocumentLayout>
 #include <QApplication>
 #include <QPainter>
+#include <QTableView>
 #include <QTextCursor>
 #include <QTextDocument>
+
+#include <algorithm>
 
 namespace lorafa::ui {
 
 namespace {
 
 /// Rows show at most this many lines; the tooltip has the whole text.
-constexpr int kMaxLines = 4;
+constexpr int kMaxLines = 6;
 
 } // namespace
 
@@ -87,10 +90,14 @@ void DatasetSegmentDelegate::paint(QPainter* painter, const QStyleOptionViewItem
 QSize DatasetSegmentDelegate::sizeHint(const QStyleOptionViewItem& option, const QModelIndex& index) const {
   QTextDocument document;
   fillDocument(document, index.data(DatasetPreviewModel::SegmentsRole).toList(), option.palette, option.font);
-  const int width = option.rect.width() > 0 ? option.rect.width() : 480;
+  // The row is as tall as the text wrapped at the column's width, up to kMaxLines lines.
+  int width = 480;
+  if (const auto* view = qobject_cast<const QTableView*>(option.widget)) {
+    width = std::max(120, view->columnWidth(index.column()) - 8);
+  }
   document.setTextWidth(width);
   const int lineHeight = QFontMetrics(option.font).lineSpacing();
-  const int height = std::min(static_cast<int>(document.size().height()), kMaxLines * lineHeight + 6);
+  const int height = std::min(static_cast<int>(document.size().height()) + 2, kMaxLines * lineHeight + 6);
   return {width, std::max(height, lineHeight + 4)};
 }
 

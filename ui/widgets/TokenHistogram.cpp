@@ -14,6 +14,11 @@ TokenHistogram::TokenHistogram(QWidget* parent) : QCustomPlot(parent) {
   m_maxLabel->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
   xAxis->setLabel(tr("tokens per example"));
   yAxis->setLabel(tr("examples"));
+  // Counts are whole: ticks at multiples of 1 (1, 2, 5, 10, … as the range grows).
+  QSharedPointer<QCPAxisTickerFixed> ticker(new QCPAxisTickerFixed);
+  ticker->setTickStep(1.0);
+  ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+  yAxis->setTicker(ticker);
   yAxis->setNumberFormat("f");
   yAxis->setNumberPrecision(0);
   setMinimumHeight(160);
@@ -85,7 +90,6 @@ void TokenHistogram::setMaxLength(std::int64_t maxLength) {
   m_maxLine->point1->setCoords(x, 0.0);
   m_maxLine->point2->setCoords(x, 1.0);
   m_maxLabel->position->setCoords(x, 0.02);
-  m_maxLabel->setText(tr(" max length %1").arg(maxLength));
   m_maxLine->setVisible(maxLength > 0);
   m_maxLabel->setVisible(maxLength > 0);
   rescale();
@@ -97,6 +101,11 @@ void TokenHistogram::rescale() {
   const double right =
       std::max<double>({static_cast<double>(m_dataEnd), static_cast<double>(m_maxLength), 8.0});
   xAxis->setRange(0.0, right * 1.05);
+  // The line's label goes on the side with room for it.
+  const bool nearRightEdge = static_cast<double>(m_maxLength) > 0.7 * right * 1.05;
+  m_maxLabel->setPositionAlignment((nearRightEdge ? Qt::AlignRight : Qt::AlignLeft) | Qt::AlignTop);
+  m_maxLabel->setText(nearRightEdge ? tr("max length %1 ").arg(m_maxLength)
+                                    : tr(" max length %1").arg(m_maxLength));
   yAxis->setRange(0.0, std::max(1.0, m_highestBar * 1.1));
 }
 
