@@ -1,4 +1,5 @@
 // `lorafa`: the engine, headless.
+#include "ExportCommand.h"
 #include "TokenizeCommand.h"
 #include "TokenizerTrainCommand.h"
 #include "TrainCommand.h"
@@ -115,6 +116,22 @@ int main(int argc, char** argv) {
   generateCmd->add_option("--temperature", inference.temperature, "0 (default): greedy; above 0: sampling");
   generateCmd->add_option("--seed", inference.seed, "sampling seed");
   generateCmd->footer("Example: lorafa generate run.yaml --prompt \"Name three colours.\" --max-new-tokens 32");
+  CLI::App* exportCmd = app.add_subcommand("export", "Export a run's adapter (PEFT layout) or a merged checkpoint, verified");
+  lorafa::cli::ExportCommandOptions exportOptions;
+  exportCmd->add_option("run", exportOptions.runId, "run id (see lorafa runs list)");
+  exportCmd->add_option("--adapter", exportOptions.adapterDir, "write a PEFT LoRA adapter folder here");
+  exportCmd->add_option("--merged", exportOptions.mergedDir, "write a merged Hugging Face checkpoint here");
+  exportCmd->add_flag("--force", exportOptions.force, "replace the content of a non-empty target folder");
+  exportCmd->add_option("--checkpoint", exportOptions.checkpoint, "checkpoint folder (default: the run's newest)");
+  exportCmd->add_option("--store", exportOptions.storePath, "run history database");
+  exportCmd->add_option("--shard-size", exportOptions.shardSizeBytes, "merged: bytes per shard (default 5000000000)")
+      ->check(CLI::PositiveNumber);
+  exportCmd->add_option("--peft-adapter", exportOptions.peftAdapterDir, "merge this existing PEFT adapter folder instead of a run (with --merged)");
+  exportCmd->add_option("--base", exportOptions.baseDir, "with --peft-adapter: the base model folder (default: its base_model_name_or_path)");
+  exportCmd->add_flag("--no-verify", exportOptions.noVerify, "skip re-loading the export and comparing logits");
+  exportCmd->footer("Examples: lorafa export 3 --adapter out/adapter; lorafa export 3 --merged out/merged --force\n"
+                    "          lorafa export --peft-adapter some-adapter --merged out/merged\n"
+                    "Exit codes: 0 written and verified, 1 failed or not reproducing the model, 2 unusable request.");
   CLI::App* runs = app.add_subcommand("runs", "The run history: list, show, rename or delete runs");
   runs->require_subcommand(1);
   std::string storePath;
@@ -150,6 +167,8 @@ int main(int argc, char** argv) {
       return lorafa::cli::runEval(inference, std::cout, std::cerr);
     } else if (generateCmd->parsed()) {
       return lorafa::cli::runGenerate(inference, std::cout, std::cerr);
+    } else if (exportCmd->parsed()) {
+      return lorafa::cli::runExport(exportOptions, std::cout, std::cerr);
     } else if (runsList->parsed()) {
       return lorafa::cli::runRunsList(storePath, std::cout);
     } else if (runsShow->parsed()) {
