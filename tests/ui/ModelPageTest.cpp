@@ -9,6 +9,7 @@
 #include "widgets/ModuleTreePattern.h"
 
 #include "lorafa/ModelSummary.h"
+#include "lorafa/TrainingSession.h"
 
 #include <QComboBox>
 #include <QFileInfo>
@@ -25,6 +26,7 @@
 
 #include <gtest/gtest.h>
 
+#include <regex>
 #include <set>
 
 using namespace lorafa;
@@ -386,6 +388,38 @@ TEST(ModelPage, DemoModelCountsMatchItsShapes) {
   EXPECT_EQ(trainableShown(*page), s.layers * 16 * (outs + ins));
 }
 
+namespace {
+struct LogLines : TrainerObserver {
+  std::vector<std::string> lines;
+  void onLog(LogLevel, const std::string& line) override { lines.push_back(line); }
+};
+} // namespace
+
+TEST(ModelPage, LoraFaCountOnTheDemoIsWhatTheEngineTrains) {
+  // The bundled demo run (LoRA-FA, rank 16, all-linear): the engine's setup says how many
+  // parameters require a gradient once the adapters are in; the page must say the same.
+  Studio studio;
+  RunConfig config = loadRunConfig(studio.context.paths.demoConfigPath().toStdString());
+  config.outputDir = studio.dir.filePath("engine-run").toStdString();
+  config.eval.generateMaxExamples = 0;
+  ASSERT_EQ(config.adapter.method, TrainMethod::LoraFa);
+  LogLines logs;
+  const auto session = TrainingSession::create(config, &logs);
+  session->setup();
+  std::int64_t engineTrainable = -1;
+  const std::regex trainable(R"((\d+) trainable parameters)");
+  for (const std::string& line : logs.lines) {
+    std::smatch m;
+    if (std::regex_search(line, m, trainable)) engineTrainable = std::stoll(m[1]);
+  }
+  ASSERT_GT(engineTrainable, 0) << "the engine's setup log gave no trainable count";
+
+  studio.context.draft->setConfig(config);
+  std::unique_ptr<ModelPage> page(new ModelPage(studio.context));
+  ASSERT_TRUE(QTest::qWaitFor([&] { return !page->isInspecting() && page->inspection().has_value(); }, 20000));
+  EXPECT_EQ(trainableShown(*page), engineTrainable);
+}
+
 TEST(ModelPage, FollowsADraftLoadedElsewhere) {
   Studio studio;
   std::unique_ptr<ModelPage> page(openPage(studio, kLlama));
@@ -403,4 +437,32 @@ TEST(ModelPage, FollowsADraftLoadedElsewhere) {
   EXPECT_EQ(page->findChild<QLineEdit*>("modelPathEdit")->text().toStdString(), config.modelPath);
   EXPECT_EQ(text(*page, "layersValue"), "6");
   EXPECT_EQ(page->findChild<ModuleTree*>("moduleTree")->checkedPaths().size(), 6u);
+}
+
+TEST(ModelPage, AClassifiersHeadTrainsInFullAndGetsNoAdapter) {
+  Studio studio;
+  const QString bert = QStringLiteral(LORAFA_FIXTURES_DIR "/models/bert_cls");
+  std::unique_ptr<ModelPage> page(openPage(studio, bert));
+  ASSERT_TRUE(page->inspection().has_value());
+  const QJsonObject c = readConfig(bert);
+  const std::int64_t h = c["hidden_size"].toInteger();
+  const std::int64_t inter = c["intermediate_size"].toInteger();
+  const std::int64_t layers = c["num_hidden_layers"].toInteger();
+  const std::int64_t labels = c["id2label"].toObject().size();
+  auto* tree = page->findChild<ModuleTree*>("moduleTree");
+  EXPECT_EQ(tree->itemForPath("classifier"), nullptr) << "the task head is not an adapter target";
+  ASSERT_NE(tree->itemForPath("bert.pooler.dense"), nullptr);
+  EXPECT_EQ(placeOf("bert.encoder.layer.0.attention.output.dense").group, "attention");
+
+  studio.context.draft->edit([](RunConfig& config) {
+    config.adapter.method = TrainMethod::LoraFa;
+    config.adapter.rank = 4;
+    config.targets = "all-linear";
+  });
+  // Per layer: query, key, value, attention.output.dense (out h), intermediate.dense (out inter),
+  // output.dense (out h); then the pooler (out h); B is [out, r]. The head: h·labels + labels.
+  const std::int64_t adapters = layers * 4 * (5 * h + inter) + 4 * h;
+  EXPECT_EQ(trainableShown(*page), adapters + h * labels + labels);
+  EXPECT_TRUE(page->findChild<QLabel*>("trainableLabel")->text().contains("task head (classifier)"))
+      << page->findChild<QLabel*>("trainableLabel")->text().toStdString();
 }
