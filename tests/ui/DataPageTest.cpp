@@ -516,3 +516,30 @@ TEST(DataPage, EveryInputHasATooltip) {
   EXPECT_TRUE(missing.isEmpty()) << missing.join(", ").toStdString();
   ASSERT_TRUE(studio.waitIdle());
 }
+
+TEST(DatasetAnalysis, CountsASampleOfALargeDatasetAndStopsWhenCancelled) {
+  const RunConfig config = demoConfig();
+  const std::vector<std::int64_t> counts = independentTokenCounts(config);
+  DatasetRequest request;
+  request.dataset = config.dataset;
+  request.tokenizerPath = QString::fromStdString(config.modelPath);
+  request.modelPath = request.tokenizerPath;
+  request.maxSeqLen = 60;
+  request.maxStatisticsExamples = 100;
+  const DatasetAnalysis sample =
+      analyzeDataset(request, nullptr, {}, std::make_shared<std::atomic<bool>>(false));
+  ASSERT_TRUE(sample.statistics);
+  EXPECT_EQ(sample.dataset->examples.size(), counts.size());
+  EXPECT_EQ(sample.statistics->examples, 100u);
+  const std::vector<std::int64_t> first(counts.begin(), counts.begin() + 100);
+  EXPECT_EQ(sample.statistics->truncatedExamples, longerThan(first, 60));
+  // The recount at another length needs no token ids (the analysis keeps none).
+  for (const TokenizedExample& row : sample.tokenized->rows)
+    EXPECT_TRUE(row.inputIds.empty());
+  EXPECT_EQ(recountAtMaxLength(sample, 70).statistics->truncatedExamples, longerThan(first, 70));
+
+  const DatasetAnalysis cancelled =
+      analyzeDataset(request, nullptr, {}, std::make_shared<std::atomic<bool>>(true));
+  EXPECT_TRUE(cancelled.cancelled);
+  EXPECT_FALSE(cancelled.statistics);
+}

@@ -749,6 +749,14 @@ void DataPage::showStatistics(const std::optional<DatasetStatistics>& statistics
                             .arg(s.meanTokens, 0, 'f', 1)
                             .arg(count(s.p50Tokens), count(s.p95Tokens), count(s.maxTokens),
                                  count(s.totalTokens), count(s.trainableTokens)));
+  if (m_analysis && m_analysis->dataset &&
+      m_analysis->dataset->examples.size() > m_analysis->request.maxStatisticsExamples) {
+    m_statsLabel->setText(
+        m_statsLabel->text() +
+        tr(" (counted on the first %1 of %2)")
+            .arg(count(static_cast<std::int64_t>(m_analysis->request.maxStatisticsExamples)),
+                 examples(static_cast<std::int64_t>(m_analysis->dataset->examples.size()))));
+  }
   const bool plain =
       m_analysis && m_analysis->dataset && m_analysis->dataset->format == DatasetFormat::PlainText;
   if (plain) {

@@ -301,8 +301,24 @@ DatasetAnalysis analyzeDataset(const DatasetRequest& request,
   try {
     ProcessingOptions withProgress = processing;
     withProgress.progress = [cancel](std::size_t, std::size_t) { return !cancelled(cancel); };
-    auto tokenized =
-        std::make_shared<TokenizedDataset>(tokenizeDataset(dataset, *result.tokenizer, withProgress));
+    TokenizedDataset all;
+    if (dataset.examples.size() > request.maxStatisticsExamples) {
+      // A very large file: count a sample (the first examples) and say so.
+      std::vector<std::size_t> indices(request.maxStatisticsExamples);
+      for (std::size_t i = 0; i < indices.size(); ++i)
+        indices[i] = i;
+      all = tokenizeDataset(dataset, indices, *result.tokenizer, withProgress);
+    } else {
+      all = tokenizeDataset(dataset, *result.tokenizer, withProgress);
+    }
+    auto tokenized = std::make_shared<TokenizedDataset>(std::move(all));
+    // Recounting needs only the per-example counts (and the class labels): drop the token ids,
+    // which would otherwise hold the whole dataset's tokens for as long as the page shows it.
+    for (TokenizedExample& row : tokenized->rows) {
+      std::vector<TokenId>().swap(row.inputIds);
+      std::vector<TokenId>().swap(row.labels);
+      std::vector<std::int64_t>().swap(row.segmentLengths);
+    }
     result.statistics = computeStatistics(*tokenized, request.maxSeqLen);
     result.tokenized = std::move(tokenized);
   } catch (const std::exception& error) {

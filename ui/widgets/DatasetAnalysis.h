@@ -25,6 +25,8 @@ struct DatasetRequest {
   QString modelPath;     ///< to tell an encoder-decoder (T5) model, which trains source → target
   std::int64_t maxSeqLen = 512;
   std::size_t previewCount = 20;
+  /// Statistics count at most this many examples (the first ones) of a larger dataset.
+  std::size_t maxStatisticsExamples = 200000;
 };
 
 /// Everything the Data page shows about one dataset, computed off the UI thread by
