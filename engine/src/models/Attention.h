@@ -27,8 +27,27 @@ at::Tensor causalAttentionMask(const at::Tensor& keyPadding, const at::Tensor& s
 
 /// softmax(q·kᵀ·scale + mask)·v with q [B, H, Tq, D], k and v [B, Hkv, Tk, D] (H a multiple of
 /// Hkv: grouped-query attention). `mask` is additive and may be undefined. Uses LibTorch's fused
-/// scaled_dot_product_attention where it exists (2.1+), a float32-softmax path otherwise.
+/// scaled_dot_product_attention where it exists (2.1+), memoryEfficientAttention otherwise
+/// (LORAFA_ATTENTION=reference in the environment selects referenceAttention instead, for
+/// before/after measurements).
 at::Tensor scaledDotProductAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                      const at::Tensor& mask, double scale);
+
+/// The same result as one autograd node that never keeps the [B, H, Tq, Tk] probabilities:
+/// forward runs over chunks of query rows and saves q, k, v (in the compute dtype) and the
+/// float32 log-sum-exp of each row; backward recomputes each chunk's probabilities from them
+/// (FlashAttention's backward: dV = Pᵀ·dO, dP = dO·Vᵀ, dS = P∘(dP − rowsum(P∘dP)),
+/// dQ = dS·K·scale, dK = dSᵀ·Q·scale). `mask` is 4-D [B or 1, H or 1, Tq or 1, Tk] (or fewer
+/// leading dimensions), any float dtype; it gets a gradient when it requires one (T5's position
+/// bias in full fine-tuning). Grouped-query heads are never expanded. Scores and softmax are
+/// float32; the matmuls run in the compute dtype: autocast's when it is on for q's device, else
+/// q's. `chunkRows` ≤ 0 picks the rows per chunk so that one chunk of scores is about 32 MiB.
+at::Tensor memoryEfficientAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                    const at::Tensor& mask, double scale, std::int64_t chunkRows = 0);
+
+/// The plain autograd path (LibTorch 1.13's former one): it keeps the float32 probabilities for
+/// backward. The reference of the tests and of the before/after measurements.
+at::Tensor referenceAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                              const at::Tensor& mask, double scale);
 
 } // namespace lorafa

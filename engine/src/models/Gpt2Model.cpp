@@ -110,8 +110,11 @@ at::Tensor Gpt2Model::forward(const ModelInputs& inputs) {
     hidden = block.forward(hidden, mask, cache ? &cache->keys[i] : nullptr, cache ? &cache->values[i] : nullptr);
   }
   hidden = m_lnF->forward(hidden);
+  if (inputs.returnHidden) return hidden; // the loss applies outputHead() chunk by chunk
   return m_lmHead ? m_lmHead->forward(hidden) : at::matmul(hidden, m_wte->weight.t());
 }
+
+std::optional<OutputHead> Gpt2Model::outputHead() const { return plainOutputHead(m_lmHead, m_wte->weight); }
 
 std::vector<std::string> Gpt2Model::checkpointNames(const std::string& parameterName) const {
   const std::string prefix = "transformer.";

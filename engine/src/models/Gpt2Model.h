@@ -10,6 +10,7 @@ class Gpt2Model : public LanguageModel {
 public:
   Gpt2Model(const ModelConfig& config, const c10::TensorOptions& options);
   at::Tensor forward(const ModelInputs& inputs) override;
+  std::optional<OutputHead> outputHead() const override;
   std::vector<std::string> outputHeadNames() const override { return {"lm_head"}; }
   std::vector<std::string> checkpointNames(const std::string& parameterName) const override;
   bool isIgnoredCheckpointTensor(const std::string& name) const override;

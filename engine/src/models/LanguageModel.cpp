@@ -34,6 +34,15 @@ bool LanguageModel::checkpointingBlocks() const {
   return m_gradientCheckpointing && is_training() && c10::GradMode::is_enabled();
 }
 
+std::optional<OutputHead> LanguageModel::plainOutputHead(const std::shared_ptr<LinearLayer>& head,
+                                                         const at::Tensor& embedding, double hiddenScale) {
+  if (!head) return OutputHead{embedding, hiddenScale};
+  if (head->bias().defined() || (head->method() != TrainMethod::Full && head->method() != TrainMethod::Frozen)) {
+    return std::nullopt; // an adapter (or a bias) on lm_head: only its own forward computes it
+  }
+  return OutputHead{head->weight(), hiddenScale};
+}
+
 EmbeddingTable::EmbeddingTable(std::int64_t count, std::int64_t dim, const c10::TensorOptions& options) {
   weight = register_parameter("weight", at::zeros({count, dim}, options), false);
 }

@@ -7,6 +7,7 @@
 #include <torch/nn/module.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,15 @@ struct ModelInputs {
   /// [B, T] int64 positions (decoder-only models), restarting at 0 for each packed segment, so a
   /// segment gets the rotary/learned positions it would have alone. Undefined: past..past+T-1.
   at::Tensor positionIds;
+  /// Language models with a plain output head (outputHead()): return the final hidden states
+  /// [B, T, hidden] instead of the logits, for a loss that applies the head chunk by chunk.
+  bool returnHidden = false;
+};
+
+/// A language model's output head as one matrix: logits = (hiddenScale · hidden) · weightᵀ.
+struct OutputHead {
+  at::Tensor weight; ///< [vocab, hidden]; the parameter itself (tied or not, trainable or frozen)
+  double hiddenScale = 1.0;
 };
 
 /// A Hugging Face architecture as a module tree whose parameter names are exactly Hugging Face's.
@@ -70,6 +80,9 @@ public:
   virtual at::Tensor forward(const ModelInputs& inputs) = 0;
   /// T5: the encoder's output for generation. Others: undefined.
   virtual at::Tensor encode(const ModelInputs&) { return at::Tensor(); }
+  /// The output head when it is a plain matrix (no adapter on it, no bias) and forward honours
+  /// ModelInputs::returnHidden; nullopt otherwise (classifiers, an adapted lm_head).
+  virtual std::optional<OutputHead> outputHead() const { return std::nullopt; }
 
   const std::vector<LinearHandle>& linears() const { return m_registry.handles(); }
   /// Modules that `all-linear` leaves out: the output head(s).
@@ -98,6 +111,9 @@ protected:
   LinearRegistry& registry() { return m_registry; }
   /// Whether block calls should go through checkpointBlock now: enabled, training, GradMode on.
   bool checkpointingBlocks() const;
+  /// outputHead() of an untied `head` (may be null) or else the tied `embedding` weight.
+  static std::optional<OutputHead> plainOutputHead(const std::shared_ptr<LinearLayer>& head,
+                                                   const at::Tensor& embedding, double hiddenScale = 1.0);
 
 private:
   ModelConfig m_config;

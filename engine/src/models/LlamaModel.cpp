@@ -2,6 +2,7 @@
 
 #include "Attention.h"
 #include "BlockCheckpoint.h"
+#include "memory/GatedActivation.h"
 
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/arange.h>
@@ -87,7 +88,8 @@ public:
     const at::Tensor attended = scaledDotProductAttention(q, k, v, mask, 1.0 / std::sqrt(static_cast<double>(m_headDim)));
     const at::Tensor h = hidden + m_o->forward(attended.transpose(1, 2).reshape({batch, length, m_heads * m_headDim}));
     const at::Tensor y = m_postNorm->forward(h);
-    return h + m_down->forward(applyActivation(m_act, m_gate->forward(y)) * m_up->forward(y));
+    // SwiGLU as one node that keeps gate and up only (memory/GatedActivation).
+    return h + m_down->forward(gatedActivation(m_act, m_gate->forward(y), m_up->forward(y)));
   }
 
 private:
@@ -178,7 +180,13 @@ at::Tensor LlamaModel::forward(const ModelInputs& inputs) {
     const at::Tensor pooled = hidden.index({at::arange(rows, last.options()), last});
     return m_score->forward(pooled);
   }
+  if (inputs.returnHidden) return hidden; // the loss applies outputHead() chunk by chunk
   return m_lmHead ? m_lmHead->forward(hidden) : at::matmul(hidden, m_embed->weight.t());
+}
+
+std::optional<OutputHead> LlamaModel::outputHead() const {
+  if (m_score) return std::nullopt;
+  return plainOutputHead(m_lmHead, m_embed->weight);
 }
 
 } // namespace lorafa

@@ -12,6 +12,7 @@ class LlamaModel : public LanguageModel {
 public:
   LlamaModel(const ModelConfig& config, const c10::TensorOptions& options);
   at::Tensor forward(const ModelInputs& inputs) override;
+  std::optional<OutputHead> outputHead() const override;
   std::vector<std::string> outputHeadNames() const override {
     return m_score ? std::vector<std::string>{"score"} : std::vector<std::string>{"lm_head"};
   }

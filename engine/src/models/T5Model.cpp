@@ -309,10 +309,17 @@ at::Tensor T5Model::forward(const ModelInputs& inputs) {
   const at::Tensor crossMask = additiveAttentionMask(inputs.attentionMask, length, encoderHidden.size(1),
                                                      false, dtype, hidden.device());
   at::Tensor out = m_decoder->forward(hidden, selfMask, past, encoderHidden, crossMask, cache);
+  if (inputs.returnHidden) return out; // the loss applies outputHead() (and its scale) chunk by chunk
   if (m_lmHead) return m_lmHead->forward(out);
   out = out *
         std::pow(static_cast<double>(config().hiddenSize), -0.5); // tied head: rescale as Mesh TensorFlow did
   return at::matmul(out, m_shared->weight.t());
+}
+
+std::optional<OutputHead> T5Model::outputHead() const {
+  // Tied: the decoder output is rescaled by d_model^-0.5 first, as Mesh TensorFlow did.
+  return plainOutputHead(m_lmHead, m_shared->weight,
+                         m_lmHead ? 1.0 : std::pow(static_cast<double>(config().hiddenSize), -0.5));
 }
 
 void T5Model::setGradientCheckpointing(bool enabled) {

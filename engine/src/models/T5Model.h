@@ -18,6 +18,7 @@ public:
   at::Tensor forward(const ModelInputs& inputs) override;
   /// The encoder's final hidden states [B, T, d_model].
   at::Tensor encode(const ModelInputs& inputs) override;
+  std::optional<OutputHead> outputHead() const override;
   std::vector<std::string> outputHeadNames() const override { return {"lm_head"}; }
   std::vector<std::string> checkpointNames(const std::string& parameterName) const override;
   bool isIgnoredCheckpointTensor(const std::string& name) const override;

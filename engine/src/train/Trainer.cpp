@@ -12,6 +12,7 @@
 #include "models/Autocast.h"
 #include "models/Generation.h"
 #include "models/ModelFactory.h"
+#include "memory/ChunkedCrossEntropy.h"
 #include "train/TextMetrics.h"
 
 #include <ATen/Context.h>
@@ -525,13 +526,26 @@ Trainer::StepOutcome Trainer::trainStep(const std::vector<std::vector<std::size_
     addPackedSegments(inputs, b, m_train.packed, m_device);
     if (b.task == TaskType::Seq2Seq) inputs.decoderInputIds = decoderInputs(b, m_model->config(), m_train.padId, m_device);
     at::Tensor logits;
-    {
-      // Only the forward runs under autocast (as torch.autocast advises); the loss is fp32.
-      AutocastScope autocast(m_device.type(), m_autocastDtype);
-      logits = m_model->forward(inputs);
-    }
     at::Tensor loss;
-    if (classification) {
+    // Causal LMs with a plain output head: the loss applies the head chunk by chunk and never
+    // holds [B, T, vocab] float32 logits, their log-softmax and gradient (memory/ChunkedCrossEntropy).
+    const std::optional<OutputHead> head = b.task == TaskType::CausalLm && chunkedLossEnabled()
+                                               ? m_model->outputHead()
+                                               : std::nullopt;
+    {
+      // Only the forward runs under autocast (as torch.autocast advises); the loss is fp32
+      // (the chunked loss runs its head matmul in autocast's dtype, its log-softmax in fp32).
+      AutocastScope autocast(m_device.type(), m_autocastDtype);
+      inputs.returnHidden = head.has_value();
+      logits = m_model->forward(inputs);
+      if (head) {
+        loss = chunkedNextTokenLossSum(logits, head->weight, longTensor(b.labels, b.rows, b.columns, m_device),
+                                       head->hiddenScale, kIgnoreIndex);
+      }
+    }
+    if (loss.defined()) {
+      // the chunked loss above
+    } else if (classification) {
       const at::Tensor labels = longTensor(b.labels, b.rows, 1, m_device).view({b.rows});
       loss = at::cross_entropy_loss(logits.to(at::kFloat), labels, {}, at::Reduction::Sum);
     } else {
@@ -608,8 +622,20 @@ EvalMetrics Trainer::evaluate() {
     if (b.task == TaskType::Seq2Seq) {
       inputs.decoderInputIds = decoderInputs(b, m_model->config(), m_validation.padId, m_device);
     }
-    const at::Tensor logits = m_model->forward(inputs).to(at::kFloat);
-    if (classification) {
+    // Causal LMs: the chunked loss here too, so evaluation never holds [B, T, vocab] float32.
+    const std::optional<OutputHead> head = b.task == TaskType::CausalLm && chunkedLossEnabled()
+                                               ? m_model->outputHead()
+                                               : std::nullopt;
+    inputs.returnHidden = head.has_value();
+    const at::Tensor logits = head ? m_model->forward(inputs) : m_model->forward(inputs).to(at::kFloat);
+    if (head) {
+      lossSum += chunkedNextTokenLossSum(logits, head->weight, longTensor(b.labels, b.rows, b.columns, m_device),
+                                         head->hiddenScale, kIgnoreIndex)
+                     .item<double>();
+      for (std::int64_t r = 0; r < b.rows; ++r) {
+        for (std::int64_t col = 1; col < b.columns; ++col) counted += b.labels[static_cast<std::size_t>(r * b.columns + col)] != kIgnoreIndex;
+      }
+    } else if (classification) {
       const at::Tensor labels = longTensor(b.labels, b.rows, 1, m_device).view({b.rows});
       lossSum += at::cross_entropy_loss(logits, labels, {}, at::Reduction::Sum).item<double>();
       const at::Tensor guess = at::argmax(logits, -1).cpu();

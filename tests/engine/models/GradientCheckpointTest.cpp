@@ -188,11 +188,12 @@ TEST(GradientCheckpointScope, NotUsedWithoutGradientsOrInEval) {
   logits.sum().backward();
 }
 
-// Peak CPU bytes of one forward + backward of a LoRA-FA Llama whose attention scores and MLP
-// activations ([B, H, T, T] and [B, T, 4·hidden] per block) dwarf the weights and the logits.
+// Peak CPU bytes of one forward + backward of a LoRA-FA Llama whose attention and MLP
+// activations ([B, T, hidden] and [B, T, 4·hidden] per block; attention keeps no [B, H, T, T]
+// since it recomputes its probabilities) dwarf the weights and the logits.
 std::int64_t peakTrainingBytes(bool checkpointing) {
   const std::string json = R"({"model_type": "llama", "vocab_size": 61, "hidden_size": 64, "intermediate_size": 256,
-      "num_hidden_layers": 6, "num_attention_heads": 4, "num_key_value_heads": 4, "max_position_embeddings": 512,
+      "num_hidden_layers": 12, "num_attention_heads": 4, "num_key_value_heads": 4, "max_position_embeddings": 512,
       "rms_norm_eps": 1e-6})";
   auto model = createModel(ModelConfig::fromJson(json, "<activations llama>"), at::TensorOptions().dtype(at::kFloat));
   initializeRandom(*model, 5);
@@ -220,7 +221,7 @@ TEST(GradientCheckpointMemory, PeakIsLowerWhereActivationsDominate) {
   const std::int64_t plain = peakTrainingBytes(false);
   at::manual_seed(30);
   const std::int64_t checkpointed = peakTrainingBytes(true);
-  // Six blocks' activations against one block's (recomputed) plus six hidden states: at least a
+  // Twelve blocks' activations against one block's (recomputed) plus twelve hidden states: at least a
   // halving here; the exact ratio depends on LibTorch's kernels.
   EXPECT_LT(checkpointed * 2, plain) << "plain " << formatBytes(plain) << ", checkpointed " << formatBytes(checkpointed);
 }
