@@ -9,6 +9,7 @@
 
 #include "lorafa/RunConfig.h"
 #include "lorafa/RunStore.h"
+#include "lorafa/TrainingSession.h"
 
 #include "widgets/RunCurvesPlot.h"
 
@@ -164,6 +165,34 @@ struct ShownPage {
   QCustomPlot* lossPlot = nullptr;
   QCustomPlot* memoryPlot = nullptr;
   QPlainTextEdit* diff = nullptr;
+};
+
+// The bundled demo, cut down to a few tiny steps without evaluation.
+RunConfig demoRun(const QString& outputDir, const std::string& name, std::int64_t steps) {
+  RunConfig c = loadRunConfig(findResourcesDir().toStdString() + "/examples/demo-kjv-lora-fa.yaml");
+  c.name = name;
+  c.outputDir = outputDir.toStdString();
+  c.train.maxSteps = steps;
+  c.train.batchSize = 2;
+  c.train.maxSeqLen = 96;
+  c.train.evalEvery = 0;
+  c.dataset.validationFraction = 0.0;
+  c.dataset.evalPath.clear();
+  c.eval.generateMaxExamples = 0;
+  c.optim.warmupSteps = 0;
+  return c;
+}
+
+// Asks the trainer to stop once `steps` steps are done, as the Stop button does.
+class StopAfter : public TrainerObserver {
+public:
+  explicit StopAfter(std::int64_t steps) : m_steps(steps) {}
+  void onStep(const StepMetrics&) override { ++m_done; }
+  bool shouldStop() override { return m_done >= m_steps; }
+
+private:
+  std::int64_t m_steps;
+  std::int64_t m_done = 0;
 };
 
 } // namespace
@@ -408,4 +437,49 @@ TEST(RunsPage, ARunWrittenByAnotherProcessAppearsAndUpdatesLive) {
   ASSERT_TRUE(QTest::qWaitFor([&] { return cliCell(RunTableModel::Status) == "completed"; }, kWaitMs));
   EXPECT_EQ(cliCell(RunTableModel::BestEval), "2.5000");
   EXPECT_EQ(cliCell(RunTableModel::Step), "8");
+}
+
+TEST(RunsPage, ResumeContinuesAStoppedRunFromItsCheckpoint) {
+  Studio studio;
+  const RunConfig config = demoRun(studio.dir.filePath("out-stopped"), "stopped", 3);
+  qint64 stopped = 0;
+  {
+    RunStore store(studio.paths.runStorePath.toStdString());
+    StopAfter observer(2);
+    auto session = TrainingSession::create(config, &observer);
+    session->setup();
+    const TrainResult result = session->run();
+    ASSERT_EQ(result.state, TrainerState::Stopped) << result.message;
+    ASSERT_TRUE(latestCheckpointIn(config.outputDir).has_value());
+    stopped = store.createRun({config.name, "lora-fa", config.modelPath, config.dataset.path, toJson(config),
+                               config.outputDir, std::nullopt});
+    store.startRun(stopped);
+    store.finishRun(stopped, RunStatus::Stopped, result.message, result.finalMetrics, result.bestMetrics,
+                    result.peakMemoryBytes);
+  }
+  ShownPage shown(studio);
+  ASSERT_TRUE(shown.valid());
+  ASSERT_TRUE(QTest::qWaitFor([&] { return shown.rows() == 1; }, kWaitMs));
+  QPushButton* resume = shown.button("resumeButton");
+  ASSERT_NE(resume, nullptr);
+  EXPECT_FALSE(resume->isEnabled()); // nothing selected
+  shown.clickRow(shown.rowNamed("stopped"));
+  ASSERT_TRUE(resume->isEnabled()) << resume->toolTip().toStdString();
+  QSignalSpy finished(&studio.controller, &TrainingController::runFinished);
+  QTest::mouseClick(resume, Qt::LeftButton);
+  EXPECT_FALSE(resume->isEnabled()); // one run at a time
+  ASSERT_TRUE(QTest::qWaitFor([&] { return finished.count() == 1; }, 300000));
+  // The continuation is a run of its own, resumed from the stopped one, and took the last step.
+  std::optional<RunInfo> continued;
+  for (const RunInfo& r : RunStore(studio.paths.runStorePath.toStdString()).listRuns()) {
+    if (r.resumedFrom == stopped) continued = r;
+  }
+  ASSERT_TRUE(continued.has_value());
+  EXPECT_EQ(continued->status, RunStatus::Completed) << continued->message;
+  EXPECT_EQ(continued->lastStep, 3);
+  ASSERT_TRUE(QTest::qWaitFor([&] { return shown.rows() == 2; }, kWaitMs));
+  // A completed run has nothing to resume.
+  shown.clickRow(shown.rowNamed(QString::fromStdString(continued->name)));
+  ASSERT_EQ(shown.page.selectedRunIds(), QList<qint64>{continued->id});
+  EXPECT_FALSE(resume->isEnabled());
 }
