@@ -1,5 +1,6 @@
 // The Method page with real widgets: bound to the draft both ways, invalid values marked inline
 // with their reason and recorded as draft problems, the device list from the engine info.
+#include "MainWindow.h"
 #include "RunDraft.h"
 #include "StudioContext.h"
 #include "StudioTestSupport.h"
@@ -315,4 +316,34 @@ TEST(MethodPage, EveryInputOnTheModelAndMethodPagesHasATooltip) {
     }
     EXPECT_GE(inputs, page == &method ? 17 : 4) << page->objectName().toStdString();
   }
+}
+
+TEST(MethodPage, InTheStudioAnInvalidRankDisablesStartAndSaysWhy) {
+  app();
+  QTemporaryDir dir;
+  EngineInfo info;
+  info.defaultDevice = "cpu";
+  info.cpuThreads = 2;
+  MainWindow window(info, temporaryPaths(dir)); // first start: the demo configuration
+  window.show();
+  ASSERT_TRUE(QTest::qWaitForWindowExposed(&window));
+  auto* start = window.findChild<QPushButton*>("startButton");
+  auto* reason = window.findChild<QLabel*>("startBlockedReason");
+  ASSERT_NE(start, nullptr);
+  ASSERT_NE(reason, nullptr);
+  // The demo can start once the pages have read its model and data.
+  ASSERT_TRUE(QTest::qWaitFor([&] { return start->isEnabled(); }, 30000))
+      << window.context().draft->firstProblem().toStdString();
+
+  window.showPage("methodPage");
+  auto* method = window.findChild<MethodPage*>("methodPage");
+  ASSERT_NE(method, nullptr);
+  typeInto(child<QSpinBox>(*method, "rankSpin"), "0");
+  EXPECT_FALSE(start->isEnabled());
+  EXPECT_TRUE(reason->text().contains("rank")) << reason->text().toStdString();
+  EXPECT_TRUE(errorOf(*method, "rankError").contains("at least 1"));
+
+  typeInto(child<QSpinBox>(*method, "rankSpin"), "16");
+  EXPECT_TRUE(start->isEnabled()) << reason->text().toStdString();
+  EXPECT_EQ(errorOf(*method, "rankError"), "");
 }
