@@ -222,3 +222,19 @@ TEST_F(PlaygroundPageTest, AnEmptyPromptOrABrokenRunIsAMessage) {
   EXPECT_TRUE(m_status->text().contains("no-such-model")) << m_status->text().toStdString();
   EXPECT_TRUE(m_generate->isEnabled());
 }
+
+TEST_F(PlaygroundPageTest, KeepsTheLastChoicesForTheNextStart) {
+  ASSERT_TRUE(chooseRun(s_trained));
+  m_maxTokens->setValue(17);
+  m_prompt->setPlainText("Let there be light");
+  QTest::mouseClick(m_generate, Qt::LeftButton);
+  ASSERT_TRUE(QTest::qWaitFor([&] { return !m_page->isBusy(); }, kGenerateWaitMs));
+  m_page.reset();
+  PlaygroundPage again(m_context);
+  again.show();
+  auto* combo = again.findChild<QComboBox*>("runCombo");
+  EXPECT_EQ(again.findChild<QSpinBox*>("maxTokensSpin")->value(), 17);
+  EXPECT_EQ(again.findChild<QPlainTextEdit*>("promptEdit")->toPlainText(), "Let there be light");
+  ASSERT_TRUE(QTest::qWaitFor([&] { return combo->currentData().toLongLong() == s_trained; }, kStoreWaitMs))
+      << combo->currentText().toStdString();
+}

@@ -483,3 +483,25 @@ TEST(RunsPage, ResumeContinuesAStoppedRunFromItsCheckpoint) {
   ASSERT_EQ(shown.page.selectedRunIds(), QList<qint64>{continued->id});
   EXPECT_FALSE(resume->isEnabled());
 }
+
+TEST(RunsPage, KeepsTheFilterAndTheSortForTheNextStart) {
+  Studio studio;
+  writeThreeRuns(studio);
+  {
+    ShownPage shown(studio);
+    ASSERT_TRUE(shown.valid());
+    ASSERT_TRUE(QTest::qWaitFor([&] { return shown.rows() == 3; }, kWaitMs));
+    QTest::keyClicks(shown.filter, "a"); // every name has an "a"
+    shown.clickHeader(RunTableModel::PeakMemory);
+    if (shown.table->horizontalHeader()->sortIndicatorOrder() != Qt::AscendingOrder) {
+      shown.clickHeader(RunTableModel::PeakMemory);
+    }
+  }
+  ShownPage again(studio);
+  ASSERT_TRUE(again.valid());
+  EXPECT_EQ(again.filter->text(), "a");
+  EXPECT_EQ(again.table->horizontalHeader()->sortIndicatorSection(), RunTableModel::PeakMemory);
+  EXPECT_EQ(again.table->horizontalHeader()->sortIndicatorOrder(), Qt::AscendingOrder);
+  ASSERT_TRUE(QTest::qWaitFor([&] { return again.rows() == 3; }, kWaitMs));
+  EXPECT_EQ(again.order(), "gamma,alpha,beta");
+}

@@ -2,6 +2,7 @@
 
 #include "RunDraft.h"
 #include "StudioContext.h"
+#include "StudioSettings.h"
 #include "TrainingController.h"
 #include "widgets/RunInference.h"
 #include "widgets/RunStoreAccess.h"
@@ -137,6 +138,26 @@ PlaygroundPage::PlaygroundPage(StudioContext& context, QWidget* parent)
   layout->addWidget(m_status);
   layout->addLayout(outputs, 2);
 
+  // The last choices come back with the page; the run once the store lists it again.
+  if (StudioSettings* s = m_context.settings) {
+    m_maxTokens->setValue(s->pageValue("playground/maxNewTokens", m_maxTokens->value()).toInt());
+    m_temperature->setValue(s->pageValue("playground/temperature", m_temperature->value()).toDouble());
+    m_seed->setValue(s->pageValue("playground/seed", m_seed->value()).toInt());
+    m_instruction->setChecked(s->pageValue("playground/asInstruction", false).toBool());
+    m_input->setText(s->pageValue("playground/input").toString());
+    m_prompt->setPlainText(s->pageValue("playground/prompt").toString());
+    m_wantedRunId = s->pageValue("playground/runId", qint64(0)).toLongLong();
+    connect(m_maxTokens, &QSpinBox::valueChanged, this, [s](int v) { s->setPageValue("playground/maxNewTokens", v); });
+    connect(m_temperature, &QDoubleSpinBox::valueChanged, this,
+            [s](double v) { s->setPageValue("playground/temperature", v); });
+    connect(m_seed, &QSpinBox::valueChanged, this, [s](int v) { s->setPageValue("playground/seed", v); });
+    connect(m_instruction, &QCheckBox::toggled, this, [s](bool on) { s->setPageValue("playground/asInstruction", on); });
+    connect(m_runCombo, &QComboBox::currentIndexChanged, this, [this, s] {
+      m_wantedRunId = m_runCombo->currentData().toLongLong();
+      s->setPageValue("playground/runId", m_wantedRunId);
+    });
+  }
+
   m_timer = new QTimer(this);
   m_timer->setInterval(kRefreshIntervalMs);
   connect(m_timer, &QTimer::timeout, this, [this] {
@@ -175,7 +196,7 @@ void PlaygroundPage::refreshRuns() {
              m_runCombo->itemData(i + 1, kCheckpointRole).toString() == choices[i].checkpoint;
     }
     if (same) return;
-    const qint64 current = m_runCombo->currentData().toLongLong();
+    const qint64 current = m_runCombo->currentIndex() > 0 ? m_runCombo->currentData().toLongLong() : m_wantedRunId;
     m_runCombo->blockSignals(true);
     while (m_runCombo->count() > 1) m_runCombo->removeItem(1);
     for (const RunChoice& c : choices) {
@@ -219,6 +240,10 @@ void PlaygroundPage::generate() {
   if (prompt.trimmed().isEmpty()) {
     m_status->setText(tr("Type a prompt first."));
     return;
+  }
+  if (StudioSettings* s = m_context.settings) {
+    s->setPageValue("playground/prompt", prompt);
+    s->setPageValue("playground/input", m_input->text());
   }
   const qint64 runId = m_runCombo->currentData().toLongLong();
   const QString configText = m_runCombo->currentData(kConfigRole).toString();

@@ -63,6 +63,7 @@ private:
   QPlainTextEdit* m_baseOutput = nullptr;
   QPlainTextEdit* m_adapterOutput = nullptr;
   QTimer* m_timer = nullptr;
+  qint64 m_wantedRunId = 0; ///< the run chosen last time, selected once the list has it
   bool m_busy = false;
   bool m_refreshing = false;
 };

@@ -2,6 +2,7 @@
 
 #include "RunDraft.h"
 #include "StudioContext.h"
+#include "StudioSettings.h"
 #include "TrainingController.h"
 #include "widgets/RunConfigDiff.h"
 #include "widgets/RunStoreAccess.h"
@@ -172,6 +173,29 @@ RunsPage::RunsPage(StudioContext& context, QWidget* parent)
   layout->addLayout(bar);
   layout->addWidget(split, 1);
   layout->addWidget(m_message);
+
+  // The filter, the sort and the splitters as the user left them.
+  if (StudioSettings* settings = m_context.settings) {
+    m_filter->setText(settings->pageValue("runs/filter").toString());
+    const int column = settings->pageValue("runs/sortColumn", int(RunTableModel::Started)).toInt();
+    const int order = settings->pageValue("runs/sortOrder", int(Qt::DescendingOrder)).toInt();
+    if (column >= 0 && column < RunTableModel::ColumnCount) {
+      m_table->sortByColumn(column, order == int(Qt::AscendingOrder) ? Qt::AscendingOrder : Qt::DescendingOrder);
+    }
+    split->restoreState(settings->pageValue("runs/splitter").toByteArray());
+    lower->restoreState(settings->pageValue("runs/plotSplitter").toByteArray());
+    connect(m_filter, &QLineEdit::textChanged, this,
+            [settings](const QString& text) { settings->setPageValue("runs/filter", text); });
+    connect(m_table->horizontalHeader(), &QHeaderView::sortIndicatorChanged, this,
+            [settings](int section, Qt::SortOrder sortOrder) {
+              settings->setPageValue("runs/sortColumn", section);
+              settings->setPageValue("runs/sortOrder", int(sortOrder));
+            });
+    connect(split, &QSplitter::splitterMoved, this,
+            [settings, split] { settings->setPageValue("runs/splitter", split->saveState()); });
+    connect(lower, &QSplitter::splitterMoved, this,
+            [settings, lower] { settings->setPageValue("runs/plotSplitter", lower->saveState()); });
+  }
 
   m_timer = new QTimer(this);
   m_timer->setInterval(kRefreshIntervalMs);

@@ -65,13 +65,21 @@ QVector<RunRow> RunStoreAccess::rows() {
       if (info.endedAtMs) r.durationMs = *info.endedAtMs - *info.startedAtMs;
       else if (info.status == RunStatus::Running) r.durationMs = std::max<qint64>(0, nowMs - *info.startedAtMs);
     }
-    try {
-      const RunConfig config = parseRunConfig(info.configText, "run " + std::to_string(info.id) + " config");
-      if (config.adapter.method != TrainMethod::Full) r.rank = config.adapter.rank;
-    } catch (const std::exception&) {
-      // An unreadable stored config leaves the rank unknown; the diff shows nothing for it.
+    auto parsed = m_parsed.find(info.id);
+    if (parsed == m_parsed.end() || parsed->text != info.configText) {
+      ParsedConfig p;
+      p.text = info.configText;
+      try {
+        const RunConfig config = parseRunConfig(info.configText, "run " + std::to_string(info.id) + " config");
+        if (config.adapter.method != TrainMethod::Full) p.rank = config.adapter.rank;
+      } catch (const std::exception&) {
+        // An unreadable stored config leaves the rank unknown; the diff shows nothing for it.
+      }
+      p.flat = RunConfigDiff::flatten(info.configText);
+      parsed = m_parsed.insert(info.id, std::move(p));
     }
-    r.flatConfig = RunConfigDiff::flatten(info.configText);
+    r.rank = parsed->rank;
+    r.flatConfig = parsed->flat;
     r.checkpoint = checkpointOf(r.outputDir);
     rows.push_back(std::move(r));
   }

@@ -3,13 +3,17 @@
 #include "RunCurves.h"
 #include "RunTableModel.h"
 
+#include <QHash>
 #include <QList>
+#include <QMap>
 #include <QString>
 #include <QVector>
 
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 
 namespace lorafa {
 class RunStore;
@@ -42,9 +46,18 @@ public:
 private:
   RunStore& store();
 
+  // What a stored config gives the table, kept while the text is the same: a refresh every two
+  // seconds need not parse every run's config again.
+  struct ParsedConfig {
+    std::string text;
+    std::optional<int> rank;
+    QMap<QString, QString> flat;
+  };
+
   QString m_path;
   std::mutex m_mutex;
   std::unique_ptr<RunStore> m_store;
+  QHash<qint64, ParsedConfig> m_parsed;
 };
 
 } // namespace lorafa::ui
