@@ -305,6 +305,13 @@ void DataPage::buildUi() {
   splitter->addWidget(lowerBox);
   splitter->setStretchFactor(0, 3);
   splitter->setStretchFactor(1, 2);
+  splitter->setObjectName("dataSplitter");
+  if (m_context.settings != nullptr) {
+    // Where the user left the divider between preview and histogram.
+    splitter->restoreState(m_context.settings->pageValue("data/splitter").toByteArray());
+    connect(splitter, &QSplitter::splitterMoved, this,
+            [this, splitter] { m_context.settings->setPageValue("data/splitter", splitter->saveState()); });
+  }
   layout->addWidget(splitter, 1);
 
   // Widgets → draft. m_syncing keeps the draft → widgets direction from echoing back.
@@ -409,6 +416,9 @@ void DataPage::syncFromDraft() {
   updateEvalProblem();
   if (d.path.empty()) {
     m_context.draft->setProblem("data.path", tr("choose a dataset file on the Data page"));
+  } else if (!m_analysis || m_analysis->request.dataset.path != d.path) {
+    // A new file: nothing is known against it until its analysis lands.
+    m_context.draft->setProblem("data.path", {});
   }
   updateWork();
 }
