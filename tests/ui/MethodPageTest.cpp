@@ -158,10 +158,12 @@ TEST(MethodPage, AnInvalidRankIsMarkedAndBlocksStartUntilFixed) {
   EXPECT_TRUE(rank->property("invalid").toBool());
   EXPECT_TRUE(studio.context.draft->problems().contains("method.rank"));
   EXPECT_FALSE(studio.context.draft->canStart());
-  EXPECT_TRUE(studio.context.draft->firstProblem().startsWith("rank: ")) << studio.context.draft->firstProblem().toStdString();
+  EXPECT_TRUE(studio.context.draft->firstProblem().startsWith("rank: "))
+      << studio.context.draft->firstProblem().toStdString();
 
   typeInto(rank, "300");
-  EXPECT_TRUE(errorOf(page, "rankError").contains("between 1 and 256")) << errorOf(page, "rankError").toStdString();
+  EXPECT_TRUE(errorOf(page, "rankError").contains("between 1 and 256"))
+      << errorOf(page, "rankError").toStdString();
   EXPECT_FALSE(studio.context.draft->canStart());
 
   typeInto(rank, "8");
@@ -191,11 +193,16 @@ TEST(MethodPage, EveryInvalidValueHasItsReason) {
     const char* reason;
   };
   const std::vector<Case> cases{
-      {"alpha", [&] { typeInto(child<QDoubleSpinBox>(page, "alphaSpin"), "0"); }, "lora_alpha must be a positive number"},
-      {"dropout", [&] { typeInto(child<QDoubleSpinBox>(page, "dropoutSpin"), "1"); }, "dropout must be in [0, 1)"},
-      {"learningRate", [&] { typeInto(child<QLineEdit>(page, "learningRateEdit"), "2"); }, "must be in (0, 1]"},
-      {"learningRate", [&] { typeInto(child<QLineEdit>(page, "learningRateEdit"), "fast"); }, "is not a number"},
-      {"learningRate", [&] { typeInto(child<QLineEdit>(page, "learningRateEdit"), "-1e-4"); }, "must be in (0, 1]"},
+      {"alpha", [&] { typeInto(child<QDoubleSpinBox>(page, "alphaSpin"), "0"); },
+       "lora_alpha must be a positive number"},
+      {"dropout", [&] { typeInto(child<QDoubleSpinBox>(page, "dropoutSpin"), "1"); },
+       "dropout must be in [0, 1)"},
+      {"learningRate", [&] { typeInto(child<QLineEdit>(page, "learningRateEdit"), "2"); },
+       "must be in (0, 1]"},
+      {"learningRate", [&] { typeInto(child<QLineEdit>(page, "learningRateEdit"), "fast"); },
+       "is not a number"},
+      {"learningRate", [&] { typeInto(child<QLineEdit>(page, "learningRateEdit"), "-1e-4"); },
+       "must be in (0, 1]"},
       {"batchSize", [&] { typeInto(child<QSpinBox>(page, "batchSpin"), "0"); }, "at least 1"},
       {"gradAccumulation", [&] { typeInto(child<QSpinBox>(page, "accumulationSpin"), "0"); }, "at least 1"},
       {"epochs", [&] { typeInto(child<QSpinBox>(page, "epochsSpin"), "0"); }, "at least 1"},
@@ -228,7 +235,8 @@ TEST(MethodPage, DevicesListCpuAndEachGpuWithItsMemory) {
   ASSERT_TRUE(QTest::qWaitForWindowExposed(&page));
   auto* device = child<QComboBox>(page, "deviceCombo");
   QStringList items;
-  for (int i = 0; i < device->count(); ++i) items << device->itemData(i).toString();
+  for (int i = 0; i < device->count(); ++i)
+    items << device->itemData(i).toString();
   EXPECT_EQ(items, (QStringList{"auto", "cpu", "cuda:0", "cuda:1"}));
   EXPECT_TRUE(device->itemText(2).contains("Example GPU")) << device->itemText(2).toStdString();
   EXPECT_TRUE(device->itemText(2).contains("80.0 GiB")) << device->itemText(2).toStdString();
@@ -250,7 +258,8 @@ TEST(MethodPage, DevicesListCpuAndEachGpuWithItsMemory) {
     c.train.precision = Precision::Fp32;
   });
   EXPECT_EQ(device->currentData().toString(), "cuda:5");
-  EXPECT_TRUE(errorOf(page, "deviceError").contains("does not exist")) << errorOf(page, "deviceError").toStdString();
+  EXPECT_TRUE(errorOf(page, "deviceError").contains("does not exist"))
+      << errorOf(page, "deviceError").toStdString();
   EXPECT_FALSE(studio.context.draft->canStart());
 }
 
@@ -309,10 +318,12 @@ TEST(MethodPage, EveryInputOnTheModelAndMethodPagesHasATooltip) {
                          qobject_cast<QTreeWidget*>(w);
       if (!input) continue;
       // The line edit inside a spin box or combo box is part of it, not an input of its own.
-      if (qobject_cast<QAbstractSpinBox*>(w->parentWidget()) || qobject_cast<QComboBox*>(w->parentWidget())) continue;
+      if (qobject_cast<QAbstractSpinBox*>(w->parentWidget()) || qobject_cast<QComboBox*>(w->parentWidget()))
+        continue;
       ++inputs;
       EXPECT_FALSE(w->toolTip().trimmed().isEmpty())
-          << page->objectName().toStdString() << ": " << w->metaObject()->className() << " " << w->objectName().toStdString();
+          << page->objectName().toStdString() << ": " << w->metaObject()->className() << " "
+          << w->objectName().toStdString();
     }
     EXPECT_GE(inputs, page == &method ? 17 : 4) << page->objectName().toStdString();
   }

@@ -75,7 +75,8 @@ struct LlamaShapes {
     qOut = heads * headDim;
     kvOut = kvHeads * headDim;
     tied = c["tie_word_embeddings"].toBool();
-    const std::int64_t perLayer = qOut * hidden + 2 * kvOut * hidden + hidden * qOut + 3 * hidden * inter + 2 * hidden;
+    const std::int64_t perLayer =
+        qOut * hidden + 2 * kvOut * hidden + hidden * qOut + 3 * hidden * inter + 2 * hidden;
     total = vocab * hidden + layers * perLayer + hidden + (tied ? 0 : vocab * hidden);
   }
 };
@@ -132,11 +133,13 @@ TEST(ModelPage, OpensAModelAndShowsWhatItIs) {
   const LlamaShapes shapes(readConfig(kLlama));
   EXPECT_EQ(text(*page, "familyValue"), "llama");
   EXPECT_EQ(text(*page, "architectureValue"), "LlamaForCausalLM");
-  EXPECT_TRUE(text(*page, "parametersValue").startsWith(QLocale().toString(static_cast<qlonglong>(shapes.total))))
+  EXPECT_TRUE(
+      text(*page, "parametersValue").startsWith(QLocale().toString(static_cast<qlonglong>(shapes.total))))
       << text(*page, "parametersValue").toStdString() << " vs " << shapes.total;
   EXPECT_EQ(text(*page, "dtypeValue"), "F32");
   const qint64 bytes = QFileInfo(kLlama + "/model.safetensors").size();
-  EXPECT_TRUE(text(*page, "sizeValue").contains(QLocale().toString(bytes) + " bytes")) << text(*page, "sizeValue").toStdString();
+  EXPECT_TRUE(text(*page, "sizeValue").contains(QLocale().toString(bytes) + " bytes"))
+      << text(*page, "sizeValue").toStdString();
   EXPECT_EQ(text(*page, "vocabValue"), QLocale().toString(shapes.vocab));
   EXPECT_EQ(text(*page, "hiddenValue"), QLocale().toString(shapes.hidden));
   EXPECT_EQ(text(*page, "layersValue"), QLocale().toString(shapes.layers));
@@ -202,8 +205,9 @@ TEST(ModelPage, TypedPatternsCheckTheTree) {
   ASSERT_NE(edit, nullptr);
 
   typePattern(edit, "q_proj,v_proj");
-  EXPECT_EQ(checkedSet(*tree), (std::set<std::string>{"model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.v_proj",
-                                                        "model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.v_proj"}));
+  EXPECT_EQ(checkedSet(*tree),
+            (std::set<std::string>{"model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.v_proj",
+                                   "model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.v_proj"}));
   EXPECT_EQ(studio.context.draft->config().targets, "q_proj,v_proj");
   EXPECT_FALSE(error->isVisible());
   // The layer is partly checked, its attention block too; the MLP block not at all.
@@ -217,8 +221,9 @@ TEST(ModelPage, TypedPatternsCheckTheTree) {
   EXPECT_EQ(tree->topLevelItem(1)->checkState(0), Qt::Checked);
 
   typePattern(edit, R"(model\.layers\.1\.mlp\..*)");
-  EXPECT_EQ(checkedSet(*tree), (std::set<std::string>{"model.layers.1.mlp.gate_proj", "model.layers.1.mlp.up_proj",
-                                                        "model.layers.1.mlp.down_proj"}));
+  EXPECT_EQ(checkedSet(*tree),
+            (std::set<std::string>{"model.layers.1.mlp.gate_proj", "model.layers.1.mlp.up_proj",
+                                   "model.layers.1.mlp.down_proj"}));
   EXPECT_TRUE(studio.context.draft->canStart());
 
   // An invalid regular expression: marked inline, recorded, Start blocked.
@@ -264,7 +269,8 @@ TEST(ModelPage, ClickedChecksWriteTheShortestPattern) {
 
   // One module less: no leaf names select that, so the explicit paths do.
   clickCheckBox(tree, tree->itemForPath("model.layers.1.self_attn.v_proj"));
-  EXPECT_TRUE(settle("model.layers.0.self_attn.q_proj,model.layers.0.self_attn.v_proj,model.layers.1.self_attn.q_proj"))
+  EXPECT_TRUE(settle(
+      "model.layers.0.self_attn.q_proj,model.layers.0.self_attn.v_proj,model.layers.1.self_attn.q_proj"))
       << edit->text().toStdString();
   EXPECT_TRUE(patternSelectsTheChecks());
 
@@ -273,8 +279,9 @@ TEST(ModelPage, ClickedChecksWriteTheShortestPattern) {
   typePattern(edit, "all-linear");
   clickCheckBox(tree, tree->topLevelItem(1));
   ASSERT_TRUE(QTest::qWaitFor([&] { return tree->checkedPaths().size() == 7u; }, 2000));
-  EXPECT_TRUE(settle(R"(^model\.layers\.0\.(self_attn\.q_proj|self_attn\.k_proj|self_attn\.v_proj|self_attn\.o_proj|)"
-                     R"(mlp\.gate_proj|mlp\.up_proj|mlp\.down_proj)$)"))
+  EXPECT_TRUE(
+      settle(R"(^model\.layers\.0\.(self_attn\.q_proj|self_attn\.k_proj|self_attn\.v_proj|self_attn\.o_proj|)"
+             R"(mlp\.gate_proj|mlp\.up_proj|mlp\.down_proj)$)"))
       << edit->text().toStdString();
   EXPECT_TRUE(patternSelectsTheChecks());
   EXPECT_EQ(studio.context.draft->config().targets, edit->text().toStdString());
@@ -282,12 +289,14 @@ TEST(ModelPage, ClickedChecksWriteTheShortestPattern) {
   // Plus the output head: no regex over layers covers it, so the explicit paths do.
   clickCheckBox(tree, tree->itemForPath("lm_head"));
   ASSERT_TRUE(QTest::qWaitFor([&] { return tree->checkedPaths().size() == 8u; }, 2000));
-  ASSERT_TRUE(QTest::qWaitFor([&] { return edit->text().startsWith("model.layers.0."); }, 2000)) << edit->text().toStdString();
+  ASSERT_TRUE(QTest::qWaitFor([&] { return edit->text().startsWith("model.layers.0."); }, 2000))
+      << edit->text().toStdString();
   EXPECT_TRUE(patternSelectsTheChecks()) << edit->text().toStdString();
 
   // Every module: the leaf names, lm_head included.
   clickCheckBox(tree, tree->topLevelItem(1));
-  EXPECT_TRUE(settle("q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj,lm_head")) << edit->text().toStdString();
+  EXPECT_TRUE(settle("q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj,lm_head"))
+      << edit->text().toStdString();
   // Every linear but the output head is all-linear.
   clickCheckBox(tree, tree->itemForPath("lm_head"));
   EXPECT_TRUE(settle("all-linear")) << edit->text().toStdString();
@@ -306,16 +315,18 @@ TEST(ModelPage, PatternForSelectionPrefersDottedNamesOverPaths) {
   std::vector<LinearModuleInfo> modules;
   for (int layer = 0; layer < 2; ++layer) {
     const std::string p = "bert.encoder.layer." + std::to_string(layer) + ".";
-    for (const char* local : {"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
-                              "intermediate.dense", "output.dense"}) {
+    for (const char* local : {"attention.self.query", "attention.self.key", "attention.self.value",
+                              "attention.output.dense", "intermediate.dense", "output.dense"}) {
       LinearModuleInfo info;
       info.name = p + local;
       modules.push_back(info);
     }
   }
-  EXPECT_EQ(patternForSelection(modules, {"bert.encoder.layer.0.attention.output.dense", "bert.encoder.layer.1.attention.output.dense"}),
+  EXPECT_EQ(patternForSelection(modules, {"bert.encoder.layer.0.attention.output.dense",
+                                          "bert.encoder.layer.1.attention.output.dense"}),
             "attention.output.dense");
-  EXPECT_EQ(patternForSelection(modules, {"bert.encoder.layer.0.attention.self.query", "bert.encoder.layer.1.attention.self.query"}),
+  EXPECT_EQ(patternForSelection(modules, {"bert.encoder.layer.0.attention.self.query",
+                                          "bert.encoder.layer.1.attention.self.query"}),
             "query");
   EXPECT_EQ(patternForSelection(modules, {}), "");
   EXPECT_EQ(placeOf("bert.encoder.layer.3.attention.output.dense").group, "attention");
@@ -340,8 +351,9 @@ TEST(ModelPage, TrainableCountFollowsMethodAndRank) {
   rank->setValue(8);
   // LoRA-FA trains B [out, r] only: r·out per module, q (out qOut) and v (out kvOut) per layer.
   EXPECT_EQ(trainableShown(*page), s.layers * 8 * (s.qOut + s.kvOut));
-  EXPECT_TRUE(page->findChild<QLabel*>("trainableLabel")->text().contains(
-      QLocale().toString(static_cast<qlonglong>(s.layers * 8 * (s.qOut + s.kvOut)))));
+  EXPECT_TRUE(page->findChild<QLabel*>("trainableLabel")
+                  ->text()
+                  .contains(QLocale().toString(static_cast<qlonglong>(s.layers * 8 * (s.qOut + s.kvOut)))));
 
   rank->setValue(4);
   EXPECT_EQ(trainableShown(*page), s.layers * 4 * (s.qOut + s.kvOut));
@@ -353,8 +365,8 @@ TEST(ModelPage, TrainableCountFollowsMethodAndRank) {
   // Full: every parameter, targets or not.
   combo->setCurrentIndex(combo->findData("full"));
   EXPECT_EQ(trainableShown(*page), s.total);
-  EXPECT_TRUE(page->findChild<QLabel*>("trainableLabel")->text().contains("(100.00% of")) <<
-      page->findChild<QLabel*>("trainableLabel")->text().toStdString();
+  EXPECT_TRUE(page->findChild<QLabel*>("trainableLabel")->text().contains("(100.00% of"))
+      << page->findChild<QLabel*>("trainableLabel")->text().toStdString();
   EXPECT_FALSE(page->findChild<ModuleTree*>("moduleTree")->isEnabled());
 }
 
@@ -367,7 +379,8 @@ TEST(ModelPage, DemoModelCountsMatchItsShapes) {
   page->show();
   ASSERT_TRUE(QTest::qWaitForWindowExposed(page));
   QTest::mouseClick(page->findChild<QPushButton*>("demoModelButton"), Qt::LeftButton);
-  ASSERT_TRUE(QTest::qWaitFor([&] { return !page->isInspecting() && page->inspection().has_value(); }, 20000));
+  ASSERT_TRUE(
+      QTest::qWaitFor([&] { return !page->isInspecting() && page->inspection().has_value(); }, 20000));
   EXPECT_EQ(QFileInfo(page->findChild<QLineEdit*>("modelPathEdit")->text()).canonicalFilePath(),
             QFileInfo(demo).canonicalFilePath());
 
@@ -382,7 +395,8 @@ TEST(ModelPage, DemoModelCountsMatchItsShapes) {
   // all-linear on a tied model: the 7 projections of every layer (no separate lm_head).
   const std::int64_t outs = s.qOut + 2 * s.kvOut + s.hidden + 2 * s.inter + s.hidden;
   const std::int64_t ins = s.hidden * 6 + s.inter;
-  EXPECT_EQ(page->findChild<ModuleTree*>("moduleTree")->checkedPaths().size(), static_cast<std::size_t>(7 * s.layers));
+  EXPECT_EQ(page->findChild<ModuleTree*>("moduleTree")->checkedPaths().size(),
+            static_cast<std::size_t>(7 * s.layers));
   EXPECT_EQ(trainableShown(*page), s.layers * 16 * outs);
   studio.context.draft->edit([](RunConfig& c) { c.adapter.method = TrainMethod::Lora; });
   EXPECT_EQ(trainableShown(*page), s.layers * 16 * (outs + ins));
@@ -416,7 +430,8 @@ TEST(ModelPage, LoraFaCountOnTheDemoIsWhatTheEngineTrains) {
 
   studio.context.draft->setConfig(config);
   std::unique_ptr<ModelPage> page(new ModelPage(studio.context));
-  ASSERT_TRUE(QTest::qWaitFor([&] { return !page->isInspecting() && page->inspection().has_value(); }, 20000));
+  ASSERT_TRUE(
+      QTest::qWaitFor([&] { return !page->isInspecting() && page->inspection().has_value(); }, 20000));
   EXPECT_EQ(trainableShown(*page), engineTrainable);
 }
 

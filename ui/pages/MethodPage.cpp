@@ -90,29 +90,33 @@ MethodPage::MethodPage(StudioContext& context, QWidget* parent) : QWidget(parent
   m_method->addItem(tr("LoRA-FA"), QStringLiteral("lora-fa"));
   m_method->addItem(tr("LoRA"), QStringLiteral("lora"));
   m_method->addItem(tr("Full fine-tuning"), QStringLiteral("full"));
-  m_method->setToolTip(tr("LoRA-FA: low-rank adapters whose down-projection A stays frozen, so only B trains and the "
-                          "backward pass keeps x·Aᵀ (r numbers per token) instead of the input x — the least memory. "
-                          "LoRA: A and B both train (keeps x). Full fine-tuning: every weight trains (the most memory)."));
+  m_method->setToolTip(
+      tr("LoRA-FA: low-rank adapters whose down-projection A stays frozen, so only B trains and the "
+         "backward pass keeps x·Aᵀ (r numbers per token) instead of the input x — the least memory. "
+         "LoRA: A and B both train (keeps x). Full fine-tuning: every weight trains (the most memory)."));
   form(methodBox)->addRow(tr("&Method:"), m_method);
 
   m_rank = new QSpinBox(methodBox);
   m_rank->setObjectName("rankSpin");
   m_rank->setRange(0, 4096); // wider than valid, so a bad value can be typed and its reason shown
-  m_rank->setToolTip(tr("r, the adapter's rank (1–256): A is [r, in] and B is [out, r]. Higher ranks can fit more and "
-                        "train more parameters; 8–64 is typical."));
+  m_rank->setToolTip(
+      tr("r, the adapter's rank (1–256): A is [r, in] and B is [out, r]. Higher ranks can fit more and "
+         "train more parameters; 8–64 is typical."));
   addRow(tr("&Rank:"), m_rank, QStringLiteral("rank"));
 
   m_alpha = new QDoubleSpinBox(methodBox);
   m_alpha->setObjectName("alphaSpin");
   m_alpha->setRange(-1e6, 1e6);
   m_alpha->setDecimals(3);
-  m_alpha->setToolTip(tr("lora_alpha: the adapter's output is scaled by alpha / r (alpha / √r with rsLoRA). Must be "
-                         "positive; alpha = 2·r is common."));
+  m_alpha->setToolTip(
+      tr("lora_alpha: the adapter's output is scaled by alpha / r (alpha / √r with rsLoRA). Must be "
+         "positive; alpha = 2·r is common."));
   addRow(tr("&Alpha:"), m_alpha, QStringLiteral("alpha"));
 
   m_rslora = new QCheckBox(tr("rsLoRA scaling (alpha / √r)"), methodBox);
   m_rslora->setObjectName("rsloraCheck");
-  m_rslora->setToolTip(tr("Rank-stabilised LoRA: scale by alpha / √r instead of alpha / r, so large ranks still learn."));
+  m_rslora->setToolTip(
+      tr("Rank-stabilised LoRA: scale by alpha / √r instead of alpha / r, so large ranks still learn."));
   m_scalingNote = new QLabel(methodBox);
   m_scalingNote->setObjectName("scalingNote");
   auto* rsRow = new QWidget(methodBox);
@@ -128,8 +132,9 @@ MethodPage::MethodPage(StudioContext& context, QWidget* parent) : QWidget(parent
   m_dropout->setRange(-1.0, 1.0);
   m_dropout->setDecimals(3);
   m_dropout->setSingleStep(0.05);
-  m_dropout->setToolTip(tr("Adapter dropout, in [0, 1): the chance that each input feature is zeroed on the adapter's "
-                           "path while training (the frozen base path is not affected). 0 turns it off."));
+  m_dropout->setToolTip(
+      tr("Adapter dropout, in [0, 1): the chance that each input feature is zeroed on the adapter's "
+         "path while training (the frozen base path is not affected). 0 turns it off."));
   addRow(tr("&Dropout:"), m_dropout, QStringLiteral("dropout"));
 
   m_init = new QComboBox(methodBox);
@@ -137,8 +142,9 @@ MethodPage::MethodPage(StudioContext& context, QWidget* parent) : QWidget(parent
   m_init->addItem(tr("Kaiming-uniform (PEFT default)"), QStringLiteral("kaiming-uniform"));
   m_init->addItem(tr("Gaussian"), QStringLiteral("gaussian"));
   m_init->addItem(tr("Orthogonal rows"), QStringLiteral("orthogonal"));
-  m_init->setToolTip(tr("How A starts (B always starts at zero). With LoRA-FA, A never changes, so this fixes the "
-                        "subspace B trains in. Orthogonal rows need r ≤ every targeted module's in_features."));
+  m_init->setToolTip(
+      tr("How A starts (B always starts at zero). With LoRA-FA, A never changes, so this fixes the "
+         "subspace B trains in. Orthogonal rows need r ≤ every targeted module's in_features."));
   addRow(tr("A &init:"), m_init, QStringLiteral("init"));
 
   // Optimizer.
@@ -149,8 +155,9 @@ MethodPage::MethodPage(StudioContext& context, QWidget* parent) : QWidget(parent
 
   m_learningRate = new QLineEdit(optimBox);
   m_learningRate->setObjectName("learningRateEdit");
-  m_learningRate->setToolTip(tr("AdamW's peak learning rate, in (0, 1], e.g. 2e-4. Adapters usually take larger rates "
-                                "than full fine-tuning."));
+  m_learningRate->setToolTip(
+      tr("AdamW's peak learning rate, in (0, 1], e.g. 2e-4. Adapters usually take larger rates "
+         "than full fine-tuning."));
   addRow(tr("&Learning rate:"), m_learningRate, QStringLiteral("learningRate"));
 
   m_schedule = new QComboBox(optimBox);
@@ -158,8 +165,9 @@ MethodPage::MethodPage(StudioContext& context, QWidget* parent) : QWidget(parent
   m_schedule->addItem(tr("Constant"), QStringLiteral("constant"));
   m_schedule->addItem(tr("Linear decay"), QStringLiteral("linear"));
   m_schedule->addItem(tr("Cosine decay"), QStringLiteral("cosine"));
-  m_schedule->setToolTip(tr("How the learning rate moves after warmup: constant, falling linearly to 0, or half a "
-                            "cosine to 0 at the last step."));
+  m_schedule->setToolTip(
+      tr("How the learning rate moves after warmup: constant, falling linearly to 0, or half a "
+         "cosine to 0 at the last step."));
   addRow(tr("&Schedule:"), m_schedule, QStringLiteral("schedule"));
 
   m_warmup = new QSpinBox(optimBox);
@@ -177,14 +185,16 @@ MethodPage::MethodPage(StudioContext& context, QWidget* parent) : QWidget(parent
   m_epochs = new QSpinBox(loopBox);
   m_epochs->setObjectName("epochsSpin");
   m_epochs->setRange(0, 100'000);
-  m_epochs->setToolTip(tr("Passes over the training data (at least 1). Max steps, when set, ends the run first."));
+  m_epochs->setToolTip(
+      tr("Passes over the training data (at least 1). Max steps, when set, ends the run first."));
   addRow(tr("&Epochs:"), m_epochs, QStringLiteral("epochs"));
 
   m_maxSteps = new QSpinBox(loopBox);
   m_maxSteps->setObjectName("maxStepsSpin");
   m_maxSteps->setRange(0, 100'000'000);
   m_maxSteps->setSpecialValueText(tr("by epochs"));
-  m_maxSteps->setToolTip(tr("Optimizer steps after which the run ends; \"by epochs\" (0) lets the epochs decide."));
+  m_maxSteps->setToolTip(
+      tr("Optimizer steps after which the run ends; \"by epochs\" (0) lets the epochs decide."));
   addRow(tr("Max &steps:"), m_maxSteps, QStringLiteral("maxSteps"));
 
   m_batch = new QSpinBox(loopBox);
@@ -196,15 +206,17 @@ MethodPage::MethodPage(StudioContext& context, QWidget* parent) : QWidget(parent
   m_accumulation = new QSpinBox(loopBox);
   m_accumulation->setObjectName("accumulationSpin");
   m_accumulation->setRange(0, 100'000);
-  m_accumulation->setToolTip(tr("Micro-batches whose gradients add up before each optimizer step (at least 1): the "
-                                "effective batch is batch size × accumulation, at the memory of one micro-batch."));
+  m_accumulation->setToolTip(
+      tr("Micro-batches whose gradients add up before each optimizer step (at least 1): the "
+         "effective batch is batch size × accumulation, at the memory of one micro-batch."));
   addRow(tr("Gradient a&ccumulation:"), m_accumulation, QStringLiteral("gradAccumulation"));
 
   m_maxLength = new QSpinBox(loopBox);
   m_maxLength->setObjectName("maxLengthSpin");
   m_maxLength->setRange(0, 10'000'000);
-  m_maxLength->setToolTip(tr("Tokens per example (at least 8); longer examples are truncated. Memory for activations "
-                             "grows with it."));
+  m_maxLength->setToolTip(
+      tr("Tokens per example (at least 8); longer examples are truncated. Memory for activations "
+         "grows with it."));
   addRow(tr("Max se&quence length:"), m_maxLength, QStringLiteral("maxSeqLen"));
 
   // Numerics and device.
@@ -218,21 +230,24 @@ MethodPage::MethodPage(StudioContext& context, QWidget* parent) : QWidget(parent
   m_precision->addItem(tr("fp32"), QStringLiteral("fp32"));
   m_precision->addItem(tr("bf16 (autocast)"), QStringLiteral("bf16"));
   m_precision->addItem(tr("fp16 (autocast, loss scaling)"), QStringLiteral("fp16"));
-  m_precision->setToolTip(tr("The dtype the model computes in. fp32 is exact and slowest; bf16 halves the weights' "
-                             "memory (fp32 gradients for the trained parameters); fp16 needs a CUDA device and "
-                             "uses loss scaling."));
+  m_precision->setToolTip(
+      tr("The dtype the model computes in. fp32 is exact and slowest; bf16 halves the weights' "
+         "memory (fp32 gradients for the trained parameters); fp16 needs a CUDA device and "
+         "uses loss scaling."));
   addRow(tr("&Precision:"), m_precision, QStringLiteral("precision"));
 
   m_checkpointing = new QCheckBox(tr("Gradient checkpointing"), deviceBox);
   m_checkpointing->setObjectName("checkpointingCheck");
-  m_checkpointing->setToolTip(tr("Keep only each transformer block's input and recompute the block in the backward "
-                                 "pass: much less activation memory for about a third more compute."));
+  m_checkpointing->setToolTip(
+      tr("Keep only each transformer block's input and recompute the block in the backward "
+         "pass: much less activation memory for about a third more compute."));
   form(deviceBox)->addRow(QString(), m_checkpointing);
 
   m_device = new QComboBox(deviceBox);
   m_device->setObjectName("deviceCombo");
-  m_device->setToolTip(tr("Where the run computes: the CPU or one CUDA device (with its memory). Automatic takes the "
-                          "first CUDA device when one is usable, else the CPU."));
+  m_device->setToolTip(
+      tr("Where the run computes: the CPU or one CUDA device (with its memory). Automatic takes the "
+         "first CUDA device when one is usable, else the CPU."));
   fillDevices();
   addRow(tr("&Device:"), m_device, QStringLiteral("device"));
   layout->addStretch(1);
@@ -253,7 +268,8 @@ MethodPage::MethodPage(StudioContext& context, QWidget* parent) : QWidget(parent
           [edit](int v) { edit([&](RunConfig& c) { c.adapter.rank = v; }); });
   connect(m_alpha, qOverload<double>(&QDoubleSpinBox::valueChanged), this,
           [edit](double v) { edit([&](RunConfig& c) { c.adapter.alpha = v; }); });
-  connect(m_rslora, &QCheckBox::toggled, this, [edit](bool on) { edit([&](RunConfig& c) { c.adapter.useRslora = on; }); });
+  connect(m_rslora, &QCheckBox::toggled, this,
+          [edit](bool on) { edit([&](RunConfig& c) { c.adapter.useRslora = on; }); });
   connect(m_dropout, qOverload<double>(&QDoubleSpinBox::valueChanged), this,
           [edit](double v) { edit([&](RunConfig& c) { c.adapter.dropout = v; }); });
   connect(m_init, qOverload<int>(&QComboBox::currentIndexChanged), this, [this, edit] {
@@ -328,19 +344,21 @@ QLabel* MethodPage::addRow(const QString& label, QWidget* input, const QString& 
 
 void MethodPage::fillDevices() {
   const EngineInfo& info = m_context.engineInfo;
-  m_device->addItem(tr("Automatic (%1)").arg(QString::fromStdString(info.defaultDevice.empty() ? "cpu" : info.defaultDevice)),
+  m_device->addItem(tr("Automatic (%1)")
+                        .arg(QString::fromStdString(info.defaultDevice.empty() ? "cpu" : info.defaultDevice)),
                     QStringLiteral("auto"));
-  m_device->addItem(info.cpuThreads > 1   ? tr("CPU (%1 threads)").arg(info.cpuThreads)
+  m_device->addItem(info.cpuThreads > 1    ? tr("CPU (%1 threads)").arg(info.cpuThreads)
                     : info.cpuThreads == 1 ? tr("CPU (1 thread)")
                                            : tr("CPU"),
                     QStringLiteral("cpu"));
   const int count = std::max<int>(info.cudaDeviceCount, static_cast<int>(info.gpus.size()));
   for (int i = 0; i < count; ++i) {
     QString text = QStringLiteral("cuda:%1").arg(i);
-    const auto gpu = std::find_if(info.gpus.begin(), info.gpus.end(), [i](const GpuDeviceInfo& g) { return g.index == i; });
+    const auto gpu = std::find_if(info.gpus.begin(), info.gpus.end(),
+                                  [i](const GpuDeviceInfo& g) { return g.index == i; });
     if (gpu != info.gpus.end()) {
-      text += QStringLiteral(" — %1, %2").arg(QString::fromStdString(gpu->name),
-                                               QLocale().formattedDataSize(gpu->totalBytes, 1));
+      text += QStringLiteral(" — %1, %2")
+                  .arg(QString::fromStdString(gpu->name), QLocale().formattedDataSize(gpu->totalBytes, 1));
     }
     m_device->addItem(text, QStringLiteral("cuda:%1").arg(i));
   }
@@ -352,7 +370,8 @@ void MethodPage::syncFromDraft() {
   const auto selectData = [](QComboBox* combo, const QString& data) {
     const QSignalBlocker block(combo);
     int index = combo->findData(data);
-    if (index < 0 && data == QStringLiteral("cuda")) index = combo->findData(QStringLiteral("cuda:0")); // the same device
+    if (index < 0 && data == QStringLiteral("cuda"))
+      index = combo->findData(QStringLiteral("cuda:0")); // the same device
     if (index < 0) {
       // A value this machine does not offer (a configuration from another machine): shown, and
       // marked by validate() when it cannot run here.
@@ -416,34 +435,36 @@ void MethodPage::readModel(const QString& directory) {
             validate();
             Q_EMIT modelRead();
           });
-  watcher->setFuture(QtConcurrent::run([path = directory.toStdString()]() -> std::optional<std::vector<LinearModuleInfo>> {
-    try {
-      const ModelInspection inspection = inspectModelDirectory(path);
-      std::vector<LinearModuleInfo> out;
-      // The engine never puts adapters on a classifier's task head.
-      for (const LinearModuleInfo& l : inspection.summary.linears) {
-        const bool head = std::any_of(inspection.trainedHeadModules.begin(), inspection.trainedHeadModules.end(),
-                                      [&](const std::string& m) { return l.name.rfind(m + ".", 0) == 0 || l.name == m; });
-        if (!head) out.push_back(l);
-      }
-      return out;
-    } catch (const std::exception&) {
-      return std::nullopt; // the Model page reports a bad folder
-    }
-  }));
+  watcher->setFuture(
+      QtConcurrent::run([path = directory.toStdString()]() -> std::optional<std::vector<LinearModuleInfo>> {
+        try {
+          const ModelInspection inspection = inspectModelDirectory(path);
+          std::vector<LinearModuleInfo> out;
+          // The engine never puts adapters on a classifier's task head.
+          for (const LinearModuleInfo& l : inspection.summary.linears) {
+            const bool head = std::any_of(
+                inspection.trainedHeadModules.begin(), inspection.trainedHeadModules.end(),
+                [&](const std::string& m) { return l.name.rfind(m + ".", 0) == 0 || l.name == m; });
+            if (!head) out.push_back(l);
+          }
+          return out;
+        } catch (const std::exception&) {
+          return std::nullopt; // the Model page reports a bad folder
+        }
+      }));
 }
 
 void MethodPage::validate() {
   const RunConfig& c = m_context.draft->config();
   const EngineInfo& info = m_context.engineInfo;
   const bool adapters = usesAdapters(c.adapter.method);
-  for (QWidget* w : {static_cast<QWidget*>(m_rank), static_cast<QWidget*>(m_alpha), static_cast<QWidget*>(m_rslora),
-                     static_cast<QWidget*>(m_dropout), static_cast<QWidget*>(m_init)}) {
+  for (QWidget* w :
+       {static_cast<QWidget*>(m_rank), static_cast<QWidget*>(m_alpha), static_cast<QWidget*>(m_rslora),
+        static_cast<QWidget*>(m_dropout), static_cast<QWidget*>(m_init)}) {
     w->setEnabled(adapters);
   }
-  m_scalingNote->setText(adapters && c.adapter.rank > 0
-                             ? tr("scaling s = %1").arg(c.adapter.scaling(), 0, 'g', 4)
-                             : QString());
+  m_scalingNote->setText(
+      adapters && c.adapter.rank > 0 ? tr("scaling s = %1").arg(c.adapter.scaling(), 0, 'g', 4) : QString());
 
   // Adapter fields matter only for LoRA-FA and LoRA.
   QString rank;
@@ -467,9 +488,10 @@ void MethodPage::validate() {
           if (narrowest == nullptr || l.inFeatures < narrowest->inFeatures) narrowest = &l;
         }
         if (narrowest != nullptr && c.adapter.rank > narrowest->inFeatures) {
-          rank = tr("orthogonal init needs rank ≤ the smallest in_features of the targeted modules: %1 has %2")
-                     .arg(QString::fromStdString(narrowest->name))
-                     .arg(narrowest->inFeatures);
+          rank =
+              tr("orthogonal init needs rank ≤ the smallest in_features of the targeted modules: %1 has %2")
+                  .arg(QString::fromStdString(narrowest->name))
+                  .arg(narrowest->inFeatures);
         }
       } catch (const std::exception&) {
         // Targets that match nothing are the Model page's problem ("model.targets").
@@ -493,26 +515,30 @@ void MethodPage::validate() {
     learningRate = tr("learning rate must be in (0, 1], got %1").arg(formatNumber(c.optim.learningRate));
   }
   setFieldProblem(QStringLiteral("learningRate"), learningRate);
-  setFieldProblem(QStringLiteral("epochs"),
-                  c.train.epochs < 1 ? tr("epochs must be at least 1, got %1").arg(c.train.epochs) : QString());
+  setFieldProblem(QStringLiteral("epochs"), c.train.epochs < 1
+                                                ? tr("epochs must be at least 1, got %1").arg(c.train.epochs)
+                                                : QString());
   setFieldProblem(QStringLiteral("batchSize"),
-                  c.train.batchSize < 1 ? tr("batch size must be at least 1, got %1").arg(c.train.batchSize) : QString());
+                  c.train.batchSize < 1 ? tr("batch size must be at least 1, got %1").arg(c.train.batchSize)
+                                        : QString());
   setFieldProblem(QStringLiteral("gradAccumulation"),
                   c.train.gradAccumulation < 1
                       ? tr("gradient accumulation must be at least 1, got %1").arg(c.train.gradAccumulation)
                       : QString());
   setFieldProblem(QStringLiteral("maxSeqLen"),
-                  c.train.maxSeqLen < 8 ? tr("max sequence length must be at least 8 tokens, got %1").arg(c.train.maxSeqLen)
-                                        : QString());
+                  c.train.maxSeqLen < 8
+                      ? tr("max sequence length must be at least 8 tokens, got %1").arg(c.train.maxSeqLen)
+                      : QString());
 
   // Device: a CUDA device must exist here.
   QString device;
   if (isCuda(c.train.device)) {
     if (!info.cudaAvailable) {
-      device = info.cudaBuilt ? tr("%1 was chosen, but no CUDA device is usable here (no driver or no GPU)")
-                                    .arg(QString::fromStdString(c.train.device))
-                              : tr("%1 was chosen, but this engine's LibTorch has no CUDA support: choose CPU")
-                                    .arg(QString::fromStdString(c.train.device));
+      device = info.cudaBuilt
+                   ? tr("%1 was chosen, but no CUDA device is usable here (no driver or no GPU)")
+                         .arg(QString::fromStdString(c.train.device))
+                   : tr("%1 was chosen, but this engine's LibTorch has no CUDA support: choose CPU")
+                         .arg(QString::fromStdString(c.train.device));
     } else if (cudaIndex(c.train.device) >= info.cudaDeviceCount) {
       device = tr("%1 does not exist: this machine has CUDA devices cuda:0 to cuda:%2")
                    .arg(QString::fromStdString(c.train.device))
@@ -521,10 +547,12 @@ void MethodPage::validate() {
   }
   setFieldProblem(QStringLiteral("device"), device);
   // Precision: LibTorch's CPU autocast does bf16 only.
-  const bool onCuda = isCuda(c.train.device) ? info.cudaAvailable : (c.train.device == "auto" && info.cudaAvailable);
+  const bool onCuda =
+      isCuda(c.train.device) ? info.cudaAvailable : (c.train.device == "auto" && info.cudaAvailable);
   QString precision;
   if (c.train.precision == Precision::Fp16 && !onCuda) {
-    precision = tr("fp16 needs a CUDA device (LibTorch's CPU autocast does bf16 only); use bf16 or fp32 on the CPU");
+    precision =
+        tr("fp16 needs a CUDA device (LibTorch's CPU autocast does bf16 only); use bf16 or fp32 on the CPU");
   }
   setFieldProblem(QStringLiteral("precision"), precision);
 }
@@ -548,8 +576,9 @@ void MethodPage::setFieldProblem(const QString& field, const QString& text) {
         const QColor base = palette.color(QPalette::Base);
         const QColor error = errorColor(palette);
         // The field's background tinted a quarter of the way towards the error colour.
-        palette.setColor(QPalette::Base, QColor((base.red() * 3 + error.red()) / 4, (base.green() * 3 + error.green()) / 4,
-                                                (base.blue() * 3 + error.blue()) / 4));
+        palette.setColor(QPalette::Base,
+                         QColor((base.red() * 3 + error.red()) / 4, (base.green() * 3 + error.green()) / 4,
+                                (base.blue() * 3 + error.blue()) / 4));
         input->setPalette(palette);
       } else {
         input->setPalette(QPalette());

@@ -66,7 +66,8 @@ QString methodName(TrainMethod method) {
 
 bool isUnder(const std::string& path, const std::vector<std::string>& modules) {
   return std::any_of(modules.begin(), modules.end(), [&](const std::string& m) {
-    return path == m || (path.size() > m.size() && path.compare(0, m.size(), m) == 0 && path[m.size()] == '.');
+    return path == m ||
+           (path.size() > m.size() && path.compare(0, m.size(), m) == 0 && path[m.size()] == '.');
   });
 }
 
@@ -87,8 +88,9 @@ ModelPage::ModelPage(StudioContext& context, QWidget* parent) : QWidget(parent),
   m_pathEdit = new QLineEdit(this);
   m_pathEdit->setObjectName("modelPathEdit");
   m_pathEdit->setPlaceholderText(tr("A Hugging Face model folder: config.json and *.safetensors"));
-  m_pathEdit->setToolTip(tr("The Hugging Face model folder to fine-tune: config.json and model.safetensors (or a sharded "
-                            "index). Press Enter to open it. The tokenizer is taken from the same folder."));
+  m_pathEdit->setToolTip(
+      tr("The Hugging Face model folder to fine-tune: config.json and model.safetensors (or a sharded "
+         "index). Press Enter to open it. The tokenizer is taken from the same folder."));
   folderLabel->setBuddy(m_pathEdit);
   m_browseButton = new QPushButton(tr("&Browse…"), this);
   m_browseButton->setObjectName("browseModelButton");
@@ -123,7 +125,8 @@ ModelPage::ModelPage(StudioContext& context, QWidget* parent) : QWidget(parent),
     return value;
   };
   m_family = addValue(tr("Family:"), "familyValue", tr("The model family the engine runs it as"));
-  m_architecture = addValue(tr("Architecture:"), "architectureValue", tr("config.json's architectures entry"));
+  m_architecture =
+      addValue(tr("Architecture:"), "architectureValue", tr("config.json's architectures entry"));
   m_parameters = addValue(tr("Parameters:"), "parametersValue", tr("Every parameter of the model"));
   m_dtype = addValue(tr("Weights dtype:"), "dtypeValue",
                      tr("The dtype the weights are stored in (the engine computes in the run's precision)"));
@@ -141,11 +144,13 @@ ModelPage::ModelPage(StudioContext& context, QWidget* parent) : QWidget(parent),
   m_targetsEdit = new QLineEdit(targetsBox);
   m_targetsEdit->setObjectName("targetsEdit");
   m_targetsEdit->setPlaceholderText(tr("all-linear, q_proj,v_proj or a regular expression"));
-  m_targetsEdit->setToolTip(
-      tr("Which linear modules get adapters, as in PEFT's target_modules: all-linear (every linear except the output "
-         "head); names such as q_proj,v_proj (a module whose path ends with one of them); or a regular expression "
-         "matching the whole path (any of ^$*+?()[]{}|\\ or a re: prefix). The tree below follows it, and checking "
-         "modules there rewrites it."));
+  m_targetsEdit->setToolTip(tr("Which linear modules get adapters, as in PEFT's target_modules: all-linear "
+                               "(every linear except the output "
+                               "head); names such as q_proj,v_proj (a module whose path ends with one of "
+                               "them); or a regular expression "
+                               "matching the whole path (any of ^$*+?()[]{}|\\ or a re: prefix). The tree "
+                               "below follows it, and checking "
+                               "modules there rewrites it."));
   patternLabel->setBuddy(m_targetsEdit);
   patternRow->addWidget(patternLabel);
   patternRow->addWidget(m_targetsEdit, 1);
@@ -165,9 +170,10 @@ ModelPage::ModelPage(StudioContext& context, QWidget* parent) : QWidget(parent),
   m_trainable = new QLabel(targetsBox);
   m_trainable->setObjectName("trainableLabel");
   m_trainable->setWordWrap(true);
-  m_trainable->setToolTip(tr("Parameters the optimizer updates with the Method page's method and rank: LoRA trains "
-                             "A [r, in] and B [out, r] per adapted module, LoRA-FA only B (A stays frozen), full "
-                             "fine-tuning every weight. A classifier's task head trains in full in every method."));
+  m_trainable->setToolTip(
+      tr("Parameters the optimizer updates with the Method page's method and rank: LoRA trains "
+         "A [r, in] and B [out, r] per adapted module, LoRA-FA only B (A stays frozen), full "
+         "fine-tuning every weight. A classifier's task head trains in full in every method."));
   targetsLayout->addWidget(m_trainable);
   layout->addWidget(targetsBox, 1);
 
@@ -195,7 +201,8 @@ ModelPage::ModelPage(StudioContext& context, QWidget* parent) : QWidget(parent),
 }
 
 void ModelPage::setSummaryText(const QString& placeholder) {
-  for (QLabel* label : {m_family, m_architecture, m_parameters, m_dtype, m_size, m_vocab, m_hidden, m_layers}) {
+  for (QLabel* label :
+       {m_family, m_architecture, m_parameters, m_dtype, m_size, m_vocab, m_hidden, m_layers}) {
     label->setText(placeholder);
   }
 }
@@ -253,22 +260,28 @@ void ModelPage::applyResult(const QString& directory, const Result& result) {
   m_status->setText(tr("Opened %1").arg(QDir::toNativeSeparators(directory)));
 
   m_family->setText(QString::fromStdString(s.family) +
-                    (s.modelType != s.family ? QStringLiteral(" (%1)").arg(QString::fromStdString(s.modelType)) : QString()));
+                    (s.modelType != s.family
+                         ? QStringLiteral(" (%1)").arg(QString::fromStdString(s.modelType))
+                         : QString()));
   m_architecture->setText(QString::fromStdString(s.architecture));
   m_parameters->setText(tr("%1 (%2)").arg(count(s.totalParameters), approximately(s.totalParameters)));
   std::int64_t elements = 0;
-  for (const auto& item : m_inspection->elementsByDtype) elements += item.second;
+  for (const auto& item : m_inspection->elementsByDtype)
+    elements += item.second;
   QStringList dtypes;
   dtypes << QString::fromStdString(m_inspection->mainDtype());
   for (const auto& [dtype, n] : m_inspection->elementsByDtype) {
     if (dtype == m_inspection->mainDtype()) continue;
-    dtypes << tr("%1 for %2% of the elements").arg(QString::fromStdString(dtype)).arg(100.0 * n / elements, 0, 'f', 1);
+    dtypes << tr("%1 for %2% of the elements")
+                  .arg(QString::fromStdString(dtype))
+                  .arg(100.0 * n / elements, 0, 'f', 1);
   }
   m_dtype->setText(dtypes.join(QStringLiteral(", ")));
   const std::size_t files = m_inspection->weightFiles.size();
   const QString size = QLocale().formattedDataSize(m_inspection->weightBytes);
   m_size->setText(files == 1 ? tr("%1 (%2 bytes)").arg(size, count(m_inspection->weightBytes))
-                             : tr("%1 (%2 bytes in %3 files)").arg(size, count(m_inspection->weightBytes), QString::number(files)));
+                             : tr("%1 (%2 bytes in %3 files)")
+                                   .arg(size, count(m_inspection->weightBytes), QString::number(files)));
   m_vocab->setText(count(s.vocabSize));
   m_hidden->setText(count(s.hiddenSize));
   m_layers->setText(count(s.numLayers));
@@ -323,7 +336,8 @@ void ModelPage::onDraftChanged() {
 void ModelPage::applyPattern(const QString& text) {
   if (!m_inspection) return;
   try {
-    const std::vector<std::string> matched = matchTargets(TargetSpec::parse(text.toStdString()), candidates());
+    const std::vector<std::string> matched =
+        matchTargets(TargetSpec::parse(text.toStdString()), candidates());
     m_tree->setCheckedPaths(matched);
     showTargetProblem({});
   } catch (const std::exception& e) {
@@ -337,7 +351,8 @@ void ModelPage::onChecksEdited() {
   const std::vector<std::string> checked = m_tree->checkedPaths();
   const QString pattern = patternForSelection(m_tree->modules(), checked);
   m_targetsEdit->setText(pattern);
-  showTargetProblem(checked.empty() ? tr("no module is checked: check at least one, or type a pattern") : QString());
+  showTargetProblem(checked.empty() ? tr("no module is checked: check at least one, or type a pattern")
+                                    : QString());
   m_syncing = true;
   m_context.draft->edit([&](RunConfig& c) { c.targets = pattern.toStdString(); });
   m_syncing = false;
@@ -351,7 +366,8 @@ void ModelPage::showTargetProblem(const QString& text) {
   // Full fine-tuning does not use the targets: a bad pattern then keeps nothing from starting.
   m_context.draft->setProblem(QStringLiteral("model.targets"), adapters ? text : QString());
   m_tree->setEnabled(adapters);
-  m_targetsNote->setText(adapters ? QString() : tr("Full fine-tuning trains every parameter: the targets are not used."));
+  m_targetsNote->setText(adapters ? QString()
+                                  : tr("Full fine-tuning trains every parameter: the targets are not used."));
   m_targetsNote->setVisible(!adapters);
 }
 
@@ -363,8 +379,9 @@ void ModelPage::updateTrainable() {
   }
   const AdapterConfig& adapter = m_context.draft->config().adapter;
   const std::vector<std::string> adapted = m_tree->checkedPaths();
-  const TrainableCount n = countTrainable(adapter.method, adapter.rank, m_tree->modules(), adapted,
-                                          m_inspection->summary.totalParameters, m_inspection->trainedHeadParameters);
+  const TrainableCount n =
+      countTrainable(adapter.method, adapter.rank, m_tree->modules(), adapted,
+                     m_inspection->summary.totalParameters, m_inspection->trainedHeadParameters);
   const double percent = n.modelParameters > 0 ? 100.0 * n.trainable / n.modelParameters : 0.0;
   QString text = tr("Trainable parameters: %1 (%2% of the model's %3)")
                      .arg(count(n.trainable))
@@ -373,10 +390,14 @@ void ModelPage::updateTrainable() {
   QString how;
   switch (adapter.method) {
   case TrainMethod::LoraFa:
-    how = tr("LoRA-FA, rank %1, %2: r·out each (B trains, A stays frozen)").arg(adapter.rank).arg(modules(adapted.size()));
+    how = tr("LoRA-FA, rank %1, %2: r·out each (B trains, A stays frozen)")
+              .arg(adapter.rank)
+              .arg(modules(adapted.size()));
     break;
   case TrainMethod::Lora:
-    how = tr("LoRA, rank %1, %2: r·(in + out) each (A and B train)").arg(adapter.rank).arg(modules(adapted.size()));
+    how = tr("LoRA, rank %1, %2: r·(in + out) each (A and B train)")
+              .arg(adapter.rank)
+              .arg(modules(adapted.size()));
     break;
   case TrainMethod::Full: how = tr("full fine-tuning: every parameter"); break;
   case TrainMethod::Frozen: how = methodName(adapter.method); break;

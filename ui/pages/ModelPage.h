@@ -70,9 +70,9 @@ private:
   QLabel* m_trainable = nullptr;
 
   std::optional<ModelInspection> m_inspection;
-  QString m_requestedPath; ///< the folder last asked for (inspecting or inspected)
+  QString m_requestedPath;  ///< the folder last asked for (inspecting or inspected)
   QString m_draftModelPath; ///< the draft's model folder when this page last looked
-  int m_request = 0;       ///< counts requests; a finished inspection of an older one is dropped
+  int m_request = 0;        ///< counts requests; a finished inspection of an older one is dropped
   bool m_inspecting = false;
   bool m_syncing = false; ///< writing the draft from this page: its changed() is our own
 };

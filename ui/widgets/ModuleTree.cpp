@@ -22,8 +22,9 @@ ModuleTree::ModuleTree(QWidget* parent) : QTreeWidget(parent) {
   setHeaderLabels({tr("Module"), tr("Shape [out, in]"), tr("Weights")});
   header()->setSectionResizeMode(0, QHeaderView::Stretch);
   header()->setStretchLastSection(false);
-  setToolTip(tr("The model's linear modules, by layer and block. Checked modules get an adapter (LoRA-FA / LoRA); "
-                "checking a layer or block checks everything in it. The target pattern follows the checks."));
+  setToolTip(
+      tr("The model's linear modules, by layer and block. Checked modules get an adapter (LoRA-FA / LoRA); "
+         "checking a layer or block checks everything in it. The target pattern follows the checks."));
   setUniformRowHeights(true);
 
   m_settle = new QTimer(this);
@@ -40,9 +41,9 @@ void ModuleTree::setModules(const std::vector<LinearModuleInfo>& modules) {
   clear();
   m_modules = modules;
   m_leaves.clear();
-  QMap<QString, QTreeWidgetItem*> layers;       // by layer path
-  QMap<QString, QTreeWidgetItem*> groups;       // by layer path + "/" + group
-  QTreeWidgetItem* outside = nullptr;           // modules outside the numbered layers
+  QMap<QString, QTreeWidgetItem*> layers; // by layer path
+  QMap<QString, QTreeWidgetItem*> groups; // by layer path + "/" + group
+  QTreeWidgetItem* outside = nullptr;     // modules outside the numbered layers
   const QLocale locale;
   const auto makeParent = [](QTreeWidgetItem* item, const QString& text) {
     item->setText(0, text);
@@ -74,10 +75,12 @@ void ModuleTree::setModules(const std::vector<LinearModuleInfo>& modules) {
     auto* leaf = new QTreeWidgetItem(parentItem);
     leaf->setText(0, place.local.isEmpty() ? QString::fromStdString(m.name) : place.local);
     leaf->setText(1, QStringLiteral("[%1, %2]").arg(m.outFeatures).arg(m.inFeatures));
-    leaf->setText(2, locale.toString(static_cast<qlonglong>(m.outFeatures * m.inFeatures + (m.hasBias ? m.outFeatures : 0))));
+    leaf->setText(2, locale.toString(static_cast<qlonglong>(m.outFeatures * m.inFeatures +
+                                                            (m.hasBias ? m.outFeatures : 0))));
     leaf->setTextAlignment(2, Qt::AlignRight | Qt::AlignVCenter);
     leaf->setData(0, kPathRole, QString::fromStdString(m.name));
-    leaf->setToolTip(0, QString::fromStdString(m.name) + (m.isOutputHead ? tr(" (output head: all-linear leaves it out)") : QString()));
+    leaf->setToolTip(0, QString::fromStdString(m.name) +
+                            (m.isOutputHead ? tr(" (output head: all-linear leaves it out)") : QString()));
     leaf->setFlags(leaf->flags() | Qt::ItemIsUserCheckable);
     leaf->setCheckState(0, Qt::Unchecked);
     m_leaves.push_back(leaf);

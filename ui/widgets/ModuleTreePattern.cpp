@@ -34,9 +34,11 @@ QString suffix(const QStringList& segments, int count) {
 QString numbersPattern(const std::vector<int>& numbers) {
   const bool contiguous = numbers.back() - numbers.front() + 1 == static_cast<int>(numbers.size());
   if (numbers.size() == 1) return QString::number(numbers.front());
-  if (contiguous && numbers.back() <= 9) return QStringLiteral("[%1-%2]").arg(numbers.front()).arg(numbers.back());
+  if (contiguous && numbers.back() <= 9)
+    return QStringLiteral("[%1-%2]").arg(numbers.front()).arg(numbers.back());
   QStringList parts;
-  for (int n : numbers) parts << QString::number(n);
+  for (int n : numbers)
+    parts << QString::number(n);
   return QLatin1Char('(') + parts.join(QLatin1Char('|')) + QLatin1Char(')');
 }
 
@@ -64,7 +66,8 @@ ModulePlace placeOf(const std::string& path) {
       return place;
     }
   }
-  static const QStringList mlpNames{"mlp", "densereludense", "intermediate", "output", "ffn", "feed_forward", "ff"};
+  static const QStringList mlpNames{"mlp", "densereludense", "intermediate", "output", "ffn", "feed_forward",
+                                    "ff"};
   for (const QString& s : local) {
     if (mlpNames.contains(s.toLower())) {
       place.group = QStringLiteral("MLP");
@@ -74,7 +77,8 @@ ModulePlace placeOf(const std::string& path) {
   return place;
 }
 
-QString patternForSelection(const std::vector<LinearModuleInfo>& modules, const std::vector<std::string>& selected) {
+QString patternForSelection(const std::vector<LinearModuleInfo>& modules,
+                            const std::vector<std::string>& selected) {
   const std::set<std::string> wanted(selected.begin(), selected.end());
   if (wanted.empty()) return {};
   std::vector<std::string> ordered; // the selection in model order
@@ -103,7 +107,8 @@ QString patternForSelection(const std::vector<LinearModuleInfo>& modules, const 
     for (const std::string& path : ordered) {
       const QStringList segments = QString::fromStdString(path).split(QLatin1Char('.'));
       const QString name = suffix(segments, depth);
-      numbered = numbered || std::any_of(segments.end() - std::min(depth, static_cast<int>(segments.size())), segments.end(), isNumber);
+      numbered = numbered || std::any_of(segments.end() - std::min(depth, static_cast<int>(segments.size())),
+                                         segments.end(), isNumber);
       if (!names.contains(name)) names << name;
     }
     if (numbered) break;
@@ -137,23 +142,27 @@ QString patternForSelection(const std::vector<LinearModuleInfo>& modules, const 
   }
   if (layered && !base.isEmpty() && !locals.isEmpty()) {
     QStringList alternatives;
-    for (const QString& l : locals) alternatives << escaped(l);
+    for (const QString& l : locals)
+      alternatives << escaped(l);
     const QString localPattern =
-        alternatives.size() == 1 ? alternatives.front() : QLatin1Char('(') + alternatives.join(QLatin1Char('|')) + QLatin1Char(')');
+        alternatives.size() == 1 ? alternatives.front()
+                                 : QLatin1Char('(') + alternatives.join(QLatin1Char('|')) + QLatin1Char(')');
     const QString text = QLatin1Char('^') + escaped(base) + QStringLiteral("\\.") +
-                         numbersPattern(std::vector<int>(numbers.begin(), numbers.end())) + QStringLiteral("\\.") +
-                         localPattern + QLatin1Char('$');
+                         numbersPattern(std::vector<int>(numbers.begin(), numbers.end())) +
+                         QStringLiteral("\\.") + localPattern + QLatin1Char('$');
     if (selectsExactly(text)) candidates.push_back(text);
   }
 
   QStringList paths;
-  for (const std::string& path : ordered) paths << QString::fromStdString(path);
+  for (const std::string& path : ordered)
+    paths << QString::fromStdString(path);
   const QString list = paths.join(QLatin1Char(','));
   if (selectsExactly(list)) {
     candidates.push_back(list);
   } else {
     QStringList alternatives;
-    for (const QString& p : paths) alternatives << escaped(p);
+    for (const QString& p : paths)
+      alternatives << escaped(p);
     candidates.push_back(QStringLiteral("^(") + alternatives.join(QLatin1Char('|')) + QStringLiteral(")$"));
   }
   return *std::min_element(candidates.begin(), candidates.end(),

@@ -27,6 +27,7 @@ ModulePlace placeOf(const std::string& path);
 /// ambiguous, never with a layer number in them), else an anchored
 /// regular expression over layer numbers, else the explicit list of full paths. Every candidate
 /// is checked with matchTargets before it is chosen. Empty when `selected` is empty.
-QString patternForSelection(const std::vector<LinearModuleInfo>& modules, const std::vector<std::string>& selected);
+QString patternForSelection(const std::vector<LinearModuleInfo>& modules,
+                            const std::vector<std::string>& selected);
 
 } // namespace lorafa::ui

@@ -9,7 +9,8 @@
 namespace lorafa {
 
 ModelInspection inspectModelDirectory(const std::string& directory) {
-  const ModelConfig config = ModelConfig::fromFile((std::filesystem::path(directory) / "config.json").string());
+  const ModelConfig config =
+      ModelConfig::fromFile((std::filesystem::path(directory) / "config.json").string());
   // The meta device gives every parameter its shape and no storage.
   const auto model = createModel(config, c10::TensorOptions().dtype(at::kFloat).device(c10::kMeta));
   ModelInspection inspection;
@@ -23,7 +24,8 @@ ModelInspection inspectModelDirectory(const std::string& directory) {
   }
   for (const std::string& name : reader.names()) {
     std::int64_t elements = 1;
-    for (const std::int64_t d : reader.shape(name)) elements *= d;
+    for (const std::int64_t d : reader.shape(name))
+      elements *= d;
     inspection.elementsByDtype[reader.dtype(name)] += elements;
   }
 
