@@ -543,3 +543,23 @@ TEST(DatasetAnalysis, CountsASampleOfALargeDatasetAndStopsWhenCancelled) {
   EXPECT_TRUE(cancelled.cancelled);
   EXPECT_FALSE(cancelled.statistics);
 }
+
+TEST(DataPage, ATypedPathLoadsOnEnterAndSurvivesUnrelatedEdits) {
+  RunConfig config = demoConfig();
+  config.dataset.path.clear();
+  Studio studio(config);
+  auto* edit = studio.child<QLineEdit>("datasetPathEdit");
+  const QString path = resources() + "/demo/data/moby_dick_train.jsonl";
+  edit->setFocus();
+  QTest::keyClicks(edit, path.left(path.size() - 6));
+  studio.draft->edit([](RunConfig& c) { c.adapter.rank = 8; }); // another page edits the draft
+  EXPECT_EQ(edit->text(), path.left(path.size() - 6));
+  EXPECT_TRUE(studio.draft->config().dataset.path.empty());
+  QTest::keyClicks(edit, path.right(6));
+  QTest::keyClick(edit, Qt::Key_Return);
+  EXPECT_EQ(QString::fromStdString(studio.draft->config().dataset.path), path);
+  ASSERT_TRUE(studio.waitIdle());
+  EXPECT_TRUE(studio.child<QLabel>("detectedFormatLabel")->text().startsWith("text"))
+      << studio.child<QLabel>("detectedFormatLabel")->text().toStdString();
+  EXPECT_GT(studio.preview()->rowCount(), 0);
+}

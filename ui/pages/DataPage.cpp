@@ -399,14 +399,22 @@ void DataPage::syncFromDraft() {
   const DatasetConfig& d = c.dataset;
   m_syncing = true;
   const QString path = QString::fromStdString(d.path);
-  if (m_pathEdit->text() != path && !m_pathEdit->hasFocus()) m_pathEdit->setText(path);
+  // Only a new value from the draft replaces the text: an unrelated change must not overwrite a
+  // path being typed.
+  if (path != m_shownPath) {
+    m_pathEdit->setText(path);
+    m_shownPath = path;
+  }
   const int formatIndex = m_formatCombo->findData(QString::fromLatin1(toString(d.format)));
   if (formatIndex >= 0) m_formatCombo->setCurrentIndex(formatIndex);
   updateTemplateCombo();
   if (std::abs(m_validationSpin->value() - d.validationFraction) > 1e-9)
     m_validationSpin->setValue(d.validationFraction);
   const QString evalPath = QString::fromStdString(d.evalPath);
-  if (m_evalPathEdit->text() != evalPath && !m_evalPathEdit->hasFocus()) m_evalPathEdit->setText(evalPath);
+  if (evalPath != m_shownEvalPath) {
+    m_evalPathEdit->setText(evalPath);
+    m_shownEvalPath = evalPath;
+  }
   m_validationSpin->setEnabled(d.evalPath.empty());
   m_trainOnPromptCheck->setChecked(d.trainOnPrompt);
   m_packingCheck->setChecked(d.packing);

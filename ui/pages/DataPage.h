@@ -86,6 +86,8 @@ private:
 
   StudioContext& m_context;
   bool m_syncing = false;
+  QString m_shownPath;     ///< the draft's dataset path last put into the path edit
+  QString m_shownEvalPath; ///< the same for the evaluation file
 
   QLineEdit* m_pathEdit = nullptr;
   QPushButton* m_browseButton = nullptr;
