@@ -56,11 +56,14 @@ qint64 trainAndRecord(RunStore& store, const RunConfig& config) {
   const TrainResult result = session->run();
   EXPECT_EQ(result.state, TrainerState::Completed) << result.message;
   EXPECT_TRUE(latestCheckpointIn(config.outputDir).has_value()) << "no checkpoint in " << config.outputDir;
-  NewRun run{config.name, toString(config.adapter.method), config.modelPath, config.dataset.path, toJson(config),
-             config.outputDir, std::nullopt};
+  NewRun run{config.name,      toString(config.adapter.method),
+             config.modelPath, config.dataset.path,
+             toJson(config),   config.outputDir,
+             std::nullopt};
   const qint64 id = store.createRun(run);
   store.startRun(id);
-  store.finishRun(id, RunStatus::Completed, "", result.finalMetrics, result.bestMetrics, result.peakMemoryBytes);
+  store.finishRun(id, RunStatus::Completed, "", result.finalMetrics, result.bestMetrics,
+                  result.peakMemoryBytes);
   return id;
 }
 
@@ -150,11 +153,12 @@ qint64 PlaygroundPageTest::s_trained = 0;
 TEST_F(PlaygroundPageTest, ListsOnlyRunsWithACheckpoint) {
   {
     RunStore store(m_paths.runStorePath.toStdString());
-    NewRun none{"no-checkpoint", "lora-fa", "/m", "/d", "{}", m_dir.filePath("empty").toStdString(), std::nullopt};
+    NewRun none{"no-checkpoint", "lora-fa", "/m", "/d", "{}", m_dir.filePath("empty").toStdString(),
+                std::nullopt};
     store.createRun(none);
   }
-  ASSERT_TRUE(QTest::qWaitFor([&] { return m_combo->findData(s_nearZero) >= 0 && m_combo->findData(s_trained) >= 0; },
-                              kStoreWaitMs));
+  ASSERT_TRUE(QTest::qWaitFor(
+      [&] { return m_combo->findData(s_nearZero) >= 0 && m_combo->findData(s_trained) >= 0; }, kStoreWaitMs));
   EXPECT_EQ(m_combo->count(), 3); // base model only + the two trained runs
   EXPECT_EQ(m_combo->itemData(0).toLongLong(), 0);
   EXPECT_EQ(m_combo->findText("no-checkpoint", Qt::MatchStartsWith), -1);

@@ -39,7 +39,9 @@ constexpr qint64 kMiB = 1024 * 1024;
 
 // A page on its own over a temporary store, wired like the main window wires it.
 struct Studio {
-  Studio() : paths(lorafa::ui::testing::temporaryPaths(dir)), settings(paths.settingsPath), controller(paths.runStorePath) {
+  Studio()
+      : paths(lorafa::ui::testing::temporaryPaths(dir)), settings(paths.settingsPath),
+        controller(paths.runStorePath) {
     context.paths = paths;
     context.settings = &settings;
     context.draft = &draft;
@@ -113,12 +115,15 @@ struct ThreeRuns {
 ThreeRuns writeThreeRuns(const Studio& studio) {
   RunStore store(studio.paths.runStorePath.toStdString());
   ThreeRuns ids;
-  ids.alpha = writeRun(store, {"alpha", configFor("alpha", studio.dir.filePath("out-alpha"), TrainMethod::LoraFa, 8, 2e-4),
-                               RunStatus::Completed, 100 * kMiB, 5, 3, 1.25});
-  ids.beta = writeRun(store, {"beta", configFor("beta", studio.dir.filePath("out-beta"), TrainMethod::Lora, 16, 1e-3),
+  ids.alpha = writeRun(
+      store, {"alpha", configFor("alpha", studio.dir.filePath("out-alpha"), TrainMethod::LoraFa, 8, 2e-4),
+              RunStatus::Completed, 100 * kMiB, 5, 3, 1.25});
+  ids.beta = writeRun(store, {"beta",
+                              configFor("beta", studio.dir.filePath("out-beta"), TrainMethod::Lora, 16, 1e-3),
                               RunStatus::Completed, 2048 * kMiB, 7, 4, 0.75});
-  ids.gamma = writeRun(store, {"gamma", configFor("gamma", studio.dir.filePath("out-gamma"), TrainMethod::Full, 8, 2e-4),
-                               RunStatus::Failed, 9 * kMiB, 2, 1, std::nullopt});
+  ids.gamma = writeRun(
+      store, {"gamma", configFor("gamma", studio.dir.filePath("out-gamma"), TrainMethod::Full, 8, 2e-4),
+              RunStatus::Failed, 9 * kMiB, 2, 1, std::nullopt});
   return ids;
 }
 
@@ -144,7 +149,8 @@ struct ShownPage {
   }
   QStringList namesInOrder() const {
     QStringList names;
-    for (int r = 0; r < rows(); ++r) names.push_back(cell(r, RunTableModel::Name));
+    for (int r = 0; r < rows(); ++r)
+      names.push_back(cell(r, RunTableModel::Name));
     return names;
   }
   std::string order() const { return namesInOrder().join(',').toStdString(); } // readable in failures
@@ -233,7 +239,7 @@ TEST(RunsPage, SortsPeakMemoryAsNumbers) {
   ASSERT_EQ(header->sortIndicatorSection(), RunTableModel::PeakMemory);
   const bool ascending = header->sortIndicatorOrder() == Qt::AscendingOrder;
   EXPECT_EQ(shown.order(), ascending ? "gamma,alpha,beta" : "beta,alpha,gamma"); // 9 MiB, 100 MiB, 2 GiB
-  shown.clickHeader(RunTableModel::PeakMemory); // the other way round
+  shown.clickHeader(RunTableModel::PeakMemory);                                  // the other way round
   EXPECT_EQ(shown.order(), ascending ? "beta,alpha,gamma" : "gamma,alpha,beta");
   // Best eval sorts numerically too; the run without one goes last when ascending.
   shown.clickHeader(RunTableModel::BestEval);
@@ -270,7 +276,8 @@ TEST(RunsPage, TwoSelectedRunsOverlayTheirCurvesAndDiffTheirSettings) {
   shown.clickRow(shown.rowNamed("alpha"));
   shown.clickRow(shown.rowNamed("beta"), Qt::ControlModifier);
   EXPECT_EQ(shown.page.selectedRunIds(), (QList<qint64>{ids.alpha, ids.beta}));
-  ASSERT_TRUE(QTest::qWaitFor([&] { return shown.lossPlot->graphCount() == 2 && shown.memoryPlot->graphCount() == 2; }, kWaitMs))
+  ASSERT_TRUE(QTest::qWaitFor(
+      [&] { return shown.lossPlot->graphCount() == 2 && shown.memoryPlot->graphCount() == 2; }, kWaitMs))
       << shown.lossPlot->graphCount() << " loss graphs";
   // Graphs in run id order: alpha (5 losses, 3 memory samples), beta (7, 4); eval/loss and
   // train/lr are not train loss.
@@ -295,7 +302,8 @@ TEST(RunsPage, TwoSelectedRunsOverlayTheirCurvesAndDiffTheirSettings) {
   ASSERT_GE(lines.size(), 2) << shown.diff->toPlainText().toStdString();
   EXPECT_EQ(lines[0], "key\talpha\tbeta");
   QStringList keys;
-  for (int i = 1; i < lines.size(); ++i) keys.push_back(lines[i].section('\t', 0, 0));
+  for (int i = 1; i < lines.size(); ++i)
+    keys.push_back(lines[i].section('\t', 0, 0));
   keys.sort();
   EXPECT_EQ(keys.join(',').toStdString(), "adapter.rank,method,name,optim.lr,output_dir");
   EXPECT_TRUE(lines.contains("adapter.rank\t8\t16")) << shown.diff->toPlainText().toStdString();
@@ -318,8 +326,9 @@ TEST(RunsPage, SelectRunsSlotSelectsByIdAndKeepsTheSelectionAcrossRefreshes) {
   // A run added meanwhile (another process) comes in with the next refresh; the selection stays.
   {
     RunStore other(studio.paths.runStorePath.toStdString());
-    writeRun(other, {"delta", configFor("delta", studio.dir.filePath("out-delta"), TrainMethod::LoraFa, 4, 2e-4),
-                     RunStatus::Completed, kMiB, 1, 1, std::nullopt});
+    writeRun(other,
+             {"delta", configFor("delta", studio.dir.filePath("out-delta"), TrainMethod::LoraFa, 4, 2e-4),
+              RunStatus::Completed, kMiB, 1, 1, std::nullopt});
   }
   shown.page.refresh();
   ASSERT_TRUE(QTest::qWaitFor([&] { return shown.rows() == 4; }, kWaitMs));
@@ -329,7 +338,8 @@ TEST(RunsPage, SelectRunsSlotSelectsByIdAndKeepsTheSelectionAcrossRefreshes) {
   qint64 epsilon = 0;
   {
     RunStore other(studio.paths.runStorePath.toStdString());
-    epsilon = writeRun(other, {"epsilon", configFor("epsilon", studio.dir.filePath("out-e"), TrainMethod::Lora, 4, 2e-4),
+    epsilon = writeRun(other, {"epsilon",
+                               configFor("epsilon", studio.dir.filePath("out-e"), TrainMethod::Lora, 4, 2e-4),
                                RunStatus::Completed, kMiB, 2, 1, std::nullopt});
   }
   shown.page.selectRuns({ids.beta, epsilon});
@@ -349,7 +359,8 @@ TEST(RunsPage, RenameWritesTheStore) {
   ASSERT_TRUE(rename->isEnabled());
   QTest::mouseClick(rename, Qt::LeftButton);
   QInputDialog* dialog = nullptr;
-  ASSERT_TRUE(QTest::qWaitFor([&] { return (dialog = shown.page.findChild<QInputDialog*>("renameDialog")) != nullptr; }, kWaitMs));
+  ASSERT_TRUE(QTest::qWaitFor(
+      [&] { return (dialog = shown.page.findChild<QInputDialog*>("renameDialog")) != nullptr; }, kWaitMs));
   EXPECT_EQ(dialog->textValue(), "beta");
   dialog->setTextValue("beta, rank 16");
   dialog->accept();
@@ -357,7 +368,8 @@ TEST(RunsPage, RenameWritesTheStore) {
     RunStore fresh(studio.paths.runStorePath.toStdString());
     return QString::fromStdString(fresh.run(ids.beta)->name);
   };
-  ASSERT_TRUE(QTest::qWaitFor([&] { return storedName() == "beta, rank 16"; }, kWaitMs)) << storedName().toStdString();
+  ASSERT_TRUE(QTest::qWaitFor([&] { return storedName() == "beta, rank 16"; }, kWaitMs))
+      << storedName().toStdString();
   ASSERT_TRUE(QTest::qWaitFor([&] { return shown.rowNamed("beta, rank 16") >= 0; }, kWaitMs));
   EXPECT_EQ(shown.rowNamed("beta"), -1);
   EXPECT_EQ(shown.page.selectedRunIds(), QList<qint64>{ids.beta}); // still selected after the refresh
@@ -373,18 +385,23 @@ TEST(RunsPage, DeleteAsksThenRemovesOnlyThatRecord) {
   shown.clickRow(shown.rowNamed("gamma"));
   QTest::mouseClick(shown.button("deleteButton"), Qt::LeftButton);
   QMessageBox* box = nullptr;
-  ASSERT_TRUE(QTest::qWaitFor([&] { return (box = shown.page.findChild<QMessageBox*>("deleteConfirm")) != nullptr; }, kWaitMs));
+  ASSERT_TRUE(QTest::qWaitFor(
+      [&] { return (box = shown.page.findChild<QMessageBox*>("deleteConfirm")) != nullptr; }, kWaitMs));
   // "No" keeps it.
   QTest::mouseClick(box->button(QMessageBox::No), Qt::LeftButton);
   QTest::qWait(200);
   EXPECT_TRUE(RunStore(studio.paths.runStorePath.toStdString()).run(ids.gamma).has_value());
   QTest::mouseClick(shown.button("deleteButton"), Qt::LeftButton);
-  ASSERT_TRUE(QTest::qWaitFor([&] {
-    box = shown.page.findChild<QMessageBox*>("deleteConfirm");
-    return box != nullptr && box->isVisible();
-  }, kWaitMs));
+  ASSERT_TRUE(QTest::qWaitFor(
+      [&] {
+        box = shown.page.findChild<QMessageBox*>("deleteConfirm");
+        return box != nullptr && box->isVisible();
+      },
+      kWaitMs));
   QTest::mouseClick(box->button(QMessageBox::Yes), Qt::LeftButton);
-  ASSERT_TRUE(QTest::qWaitFor([&] { return !RunStore(studio.paths.runStorePath.toStdString()).run(ids.gamma).has_value(); }, kWaitMs));
+  ASSERT_TRUE(QTest::qWaitFor(
+      [&] { return !RunStore(studio.paths.runStorePath.toStdString()).run(ids.gamma).has_value(); },
+      kWaitMs));
   ASSERT_TRUE(QTest::qWaitFor([&] { return shown.rows() == 2; }, kWaitMs));
   EXPECT_EQ(shown.rowNamed("gamma"), -1);
   RunStore fresh(studio.paths.runStorePath.toStdString());
@@ -419,13 +436,15 @@ TEST(RunsPage, ARunWrittenByAnotherProcessAppearsAndUpdatesLive) {
   RunStore cli(studio.paths.runStorePath.toStdString());
   const RunConfig config = configFor("cli-run", studio.dir.filePath("out-cli"), TrainMethod::LoraFa, 4, 2e-4);
   const qint64 id = writeRun(cli, {"cli-run", config, RunStatus::Running, 0, 3, 2, std::nullopt});
-  ASSERT_TRUE(QTest::qWaitFor([&] { return shown.rowNamed("cli-run") >= 0; }, kWaitMs)) << "the timer's refresh did not bring it";
+  ASSERT_TRUE(QTest::qWaitFor([&] { return shown.rowNamed("cli-run") >= 0; }, kWaitMs))
+      << "the timer's refresh did not bring it";
   auto cliCell = [&](int column) { return shown.cell(shown.rowNamed("cli-run"), column); };
   EXPECT_EQ(cliCell(RunTableModel::Status), "running");
   EXPECT_EQ(cliCell(RunTableModel::Step), "3");
   EXPECT_EQ(cliCell(RunTableModel::BestEval), "–");
   // It trains on: steps, an evaluation and memory samples arrive.
-  cli.appendMetrics(id, {{4, "train/loss", 2.5}, {5, "train/loss", 2.4}, {5, "eval/loss", 2.75}, {6, "train/loss", 2.3}});
+  cli.appendMetrics(
+      id, {{4, "train/loss", 2.5}, {5, "train/loss", 2.4}, {5, "eval/loss", 2.75}, {6, "train/loss", 2.3}});
   cli.appendMemory(id, {1'700'000'010'000LL, 6, 0, 300 * kMiB, 0}); // on a GPU: CUDA bytes count
   cli.flush();
   ASSERT_TRUE(QTest::qWaitFor([&] { return cliCell(RunTableModel::Step) == "6"; }, kWaitMs));

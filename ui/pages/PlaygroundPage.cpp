@@ -51,7 +51,8 @@ QPlainTextEdit* makeOutput(QWidget* parent, const char* objectName, const QStrin
 } // namespace
 
 PlaygroundPage::PlaygroundPage(StudioContext& context, QWidget* parent)
-    : QWidget(parent), m_context(context), m_store(std::make_shared<RunStoreAccess>(context.paths.runStorePath)),
+    : QWidget(parent), m_context(context),
+      m_store(std::make_shared<RunStoreAccess>(context.paths.runStorePath)),
       m_inference(std::make_shared<RunInference>()) {
   setObjectName("playgroundPage");
   m_storePool.setMaxThreadCount(1);
@@ -70,9 +71,10 @@ PlaygroundPage::PlaygroundPage(StudioContext& context, QWidget* parent)
   m_prompt->setToolTip(tr("The text both models continue (the instruction, with \"Format as instruction\")"));
   m_instruction = new QCheckBox(tr("Format as instruction"), this);
   m_instruction->setObjectName("instructionCheck");
-  m_instruction->setToolTip(tr("Write the prompt as an instruction with the run's chat template (dataset.template, "
-                               "else the tokenizer's, else Alpaca), ending where the answer starts - as the run "
-                               "was trained. Off: the prompt is continued as raw text."));
+  m_instruction->setToolTip(
+      tr("Write the prompt as an instruction with the run's chat template (dataset.template, "
+         "else the tokenizer's, else Alpaca), ending where the answer starts - as the run "
+         "was trained. Off: the prompt is continued as raw text."));
   m_input = new QLineEdit(this);
   m_input->setObjectName("instructionInputEdit");
   m_input->setPlaceholderText(tr("Input of the instruction (optional)"));
@@ -84,14 +86,16 @@ PlaygroundPage::PlaygroundPage(StudioContext& context, QWidget* parent)
   m_maxTokens->setObjectName("maxTokensSpin");
   m_maxTokens->setRange(1, 2048);
   m_maxTokens->setValue(32);
-  m_maxTokens->setToolTip(tr("Generation stops after this many new tokens, or earlier at the end-of-text token"));
+  m_maxTokens->setToolTip(
+      tr("Generation stops after this many new tokens, or earlier at the end-of-text token"));
   m_temperature = new QDoubleSpinBox(this);
   m_temperature->setObjectName("temperatureSpin");
   m_temperature->setRange(0.0, 2.0);
   m_temperature->setSingleStep(0.1);
   m_temperature->setDecimals(2);
   m_temperature->setValue(0.0);
-  m_temperature->setToolTip(tr("0: greedy (always the likeliest token, repeatable); higher: more varied sampling"));
+  m_temperature->setToolTip(
+      tr("0: greedy (always the likeliest token, repeatable); higher: more varied sampling"));
   m_seed = new QSpinBox(this);
   m_seed->setObjectName("seedSpin");
   m_seed->setRange(0, 1'000'000);
@@ -113,7 +117,8 @@ PlaygroundPage::PlaygroundPage(StudioContext& context, QWidget* parent)
   m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
 
   m_baseOutput = makeOutput(this, "baseOutput", tr("The base model's continuation"));
-  m_adapterOutput = makeOutput(this, "adapterOutput", tr("The continuation of the base model with the run's adapter"));
+  m_adapterOutput =
+      makeOutput(this, "adapterOutput", tr("The continuation of the base model with the run's adapter"));
 
   auto* settings = new QFormLayout;
   settings->addRow(tr("Run:"), m_runCombo);
@@ -147,11 +152,13 @@ PlaygroundPage::PlaygroundPage(StudioContext& context, QWidget* parent)
     m_input->setText(s->pageValue("playground/input").toString());
     m_prompt->setPlainText(s->pageValue("playground/prompt").toString());
     m_wantedRunId = s->pageValue("playground/runId", qint64(0)).toLongLong();
-    connect(m_maxTokens, &QSpinBox::valueChanged, this, [s](int v) { s->setPageValue("playground/maxNewTokens", v); });
+    connect(m_maxTokens, &QSpinBox::valueChanged, this,
+            [s](int v) { s->setPageValue("playground/maxNewTokens", v); });
     connect(m_temperature, &QDoubleSpinBox::valueChanged, this,
             [s](double v) { s->setPageValue("playground/temperature", v); });
     connect(m_seed, &QSpinBox::valueChanged, this, [s](int v) { s->setPageValue("playground/seed", v); });
-    connect(m_instruction, &QCheckBox::toggled, this, [s](bool on) { s->setPageValue("playground/asInstruction", on); });
+    connect(m_instruction, &QCheckBox::toggled, this,
+            [s](bool on) { s->setPageValue("playground/asInstruction", on); });
     connect(m_runCombo, &QComboBox::currentIndexChanged, this, [this, s] {
       m_wantedRunId = m_runCombo->currentData().toLongLong();
       s->setPageValue("playground/runId", m_wantedRunId);
@@ -192,18 +199,22 @@ void PlaygroundPage::refreshRuns() {
     // Rebuild only when the list changed, keeping the chosen run.
     bool same = m_runCombo->count() == choices.size() + 1;
     for (int i = 0; same && i < choices.size(); ++i) {
-      same = m_runCombo->itemData(i + 1).toLongLong() == choices[i].id && m_runCombo->itemText(i + 1) == choices[i].label &&
+      same = m_runCombo->itemData(i + 1).toLongLong() == choices[i].id &&
+             m_runCombo->itemText(i + 1) == choices[i].label &&
              m_runCombo->itemData(i + 1, kCheckpointRole).toString() == choices[i].checkpoint;
     }
     if (same) return;
-    const qint64 current = m_runCombo->currentIndex() > 0 ? m_runCombo->currentData().toLongLong() : m_wantedRunId;
+    const qint64 current =
+        m_runCombo->currentIndex() > 0 ? m_runCombo->currentData().toLongLong() : m_wantedRunId;
     m_runCombo->blockSignals(true);
-    while (m_runCombo->count() > 1) m_runCombo->removeItem(1);
+    while (m_runCombo->count() > 1)
+      m_runCombo->removeItem(1);
     for (const RunChoice& c : choices) {
       m_runCombo->addItem(c.label, c.id);
       m_runCombo->setItemData(m_runCombo->count() - 1, c.configText, kConfigRole);
       m_runCombo->setItemData(m_runCombo->count() - 1, c.checkpoint, kCheckpointRole);
-      m_runCombo->setItemData(m_runCombo->count() - 1, tr("Checkpoint: %1").arg(c.checkpoint), Qt::ToolTipRole);
+      m_runCombo->setItemData(m_runCombo->count() - 1, tr("Checkpoint: %1").arg(c.checkpoint),
+                              Qt::ToolTipRole);
     }
     const int index = m_runCombo->findData(current);
     m_runCombo->setCurrentIndex(index < 0 ? 0 : index);
@@ -215,9 +226,9 @@ void PlaygroundPage::refreshRuns() {
       for (const RunRow& r : store->rows()) {
         if (r.checkpoint.isEmpty()) continue;
         const QString rank = r.rank ? QStringLiteral(" r%1").arg(*r.rank) : QString();
-        choices.push_back({r.id,
-                           QStringLiteral("%1 (#%2, %3%4, %5)").arg(r.name).arg(r.id).arg(r.method, rank, r.status),
-                           r.configText, r.checkpoint});
+        choices.push_back(
+            {r.id, QStringLiteral("%1 (#%2, %3%4, %5)").arg(r.name).arg(r.id).arg(r.method, rank, r.status),
+             r.configText, r.checkpoint});
       }
     } catch (const std::exception&) {
       // An unreadable store lists no runs; the base model still works.
@@ -283,18 +294,20 @@ void PlaygroundPage::generate() {
     setBusy(false, status);
     m_status->setToolTip(tr("Prompt sent:\n%1").arg(result.sentPrompt));
   });
-  watcher->setFuture(QtConcurrent::run(&m_modelPool, [inference = m_inference, request, configText]() mutable {
-    if (request.runId > 0) {
-      try {
-        request.config = parseRunConfig(configText.toStdString(), "run " + std::to_string(request.runId) + " config.json");
-      } catch (const std::exception& e) {
-        GenerationResult failed;
-        failed.error = QString::fromStdString(e.what());
-        return failed;
-      }
-    }
-    return inference->generate(request);
-  }));
+  watcher->setFuture(
+      QtConcurrent::run(&m_modelPool, [inference = m_inference, request, configText]() mutable {
+        if (request.runId > 0) {
+          try {
+            request.config = parseRunConfig(configText.toStdString(),
+                                            "run " + std::to_string(request.runId) + " config.json");
+          } catch (const std::exception& e) {
+            GenerationResult failed;
+            failed.error = QString::fromStdString(e.what());
+            return failed;
+          }
+        }
+        return inference->generate(request);
+      }));
 }
 
 } // namespace lorafa::ui

@@ -46,8 +46,8 @@ private:
   void setBusy(bool busy, const QString& status);
 
   StudioContext& m_context;
-  QThreadPool m_storePool;  // one thread: store reads
-  QThreadPool m_modelPool;  // one thread that never expires: the sessions live on it
+  QThreadPool m_storePool; // one thread: store reads
+  QThreadPool m_modelPool; // one thread that never expires: the sessions live on it
   std::shared_ptr<RunStoreAccess> m_store;
   std::shared_ptr<RunInference> m_inference;
   QComboBox* m_runCombo = nullptr;

@@ -75,7 +75,8 @@ bool resumable(const RunRow& r) {
 } // namespace
 
 RunsPage::RunsPage(StudioContext& context, QWidget* parent)
-    : QWidget(parent), m_context(context), m_store(std::make_shared<RunStoreAccess>(context.paths.runStorePath)) {
+    : QWidget(parent), m_context(context),
+      m_store(std::make_shared<RunStoreAccess>(context.paths.runStorePath)) {
   setObjectName("runsPage");
   m_pool.setMaxThreadCount(1);
 
@@ -93,15 +94,19 @@ RunsPage::RunsPage(StudioContext& context, QWidget* parent)
   m_filter->setPlaceholderText(tr("Filter by name, method or status"));
   m_filter->setClearButtonEnabled(true);
   m_filter->setToolTip(tr("Shows only the runs whose name, method or status contains this text"));
-  connect(m_filter, &QLineEdit::textChanged, this, [this](const QString& text) { m_proxy->setFilterFixedString(text); });
+  connect(m_filter, &QLineEdit::textChanged, this,
+          [this](const QString& text) { m_proxy->setFilterFixedString(text); });
 
   m_renameButton = makeButton(this, "renameButton", tr("Rename…"), tr("Give the selected run another name"));
-  m_deleteButton = makeButton(this, "deleteButton", tr("Delete…"),
-                              tr("Remove the selected runs from the history (their output folders are kept)"));
-  m_resumeButton = makeButton(this, "resumeButton", tr("Resume"),
-                              tr("Continue the selected stopped, interrupted or failed run from its latest checkpoint"));
-  m_openButton = makeButton(this, "openFolderButton", tr("Open folder"),
-                            tr("Open the selected run's output folder (checkpoints, exports) in the file manager"));
+  m_deleteButton =
+      makeButton(this, "deleteButton", tr("Delete…"),
+                 tr("Remove the selected runs from the history (their output folders are kept)"));
+  m_resumeButton =
+      makeButton(this, "resumeButton", tr("Resume"),
+                 tr("Continue the selected stopped, interrupted or failed run from its latest checkpoint"));
+  m_openButton =
+      makeButton(this, "openFolderButton", tr("Open folder"),
+                 tr("Open the selected run's output folder (checkpoints, exports) in the file manager"));
   m_useButton = makeButton(this, "useSettingsButton", tr("Use these settings"),
                            tr("Load the selected run's configuration into the Model, Data and Method pages"));
 
@@ -140,7 +145,8 @@ RunsPage::RunsPage(StudioContext& context, QWidget* parent)
   connect(m_resumeButton, &QPushButton::clicked, this, &RunsPage::resumeSelected);
   connect(m_openButton, &QPushButton::clicked, this, &RunsPage::openSelectedFolder);
   connect(m_useButton, &QPushButton::clicked, this, &RunsPage::useSelectedSettings);
-  connect(m_table->selectionModel(), &QItemSelectionModel::selectionChanged, this, &RunsPage::selectionChanged);
+  connect(m_table->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+          &RunsPage::selectionChanged);
 
   m_curves = new RunCurves(this);
   m_diff = new QPlainTextEdit(this);
@@ -156,7 +162,8 @@ RunsPage::RunsPage(StudioContext& context, QWidget* parent)
 
   auto* bar = new QHBoxLayout;
   bar->addWidget(m_filter, 1);
-  for (QPushButton* b : {m_renameButton, m_deleteButton, m_resumeButton, m_openButton, m_useButton}) bar->addWidget(b);
+  for (QPushButton* b : {m_renameButton, m_deleteButton, m_resumeButton, m_openButton, m_useButton})
+    bar->addWidget(b);
 
   auto* lower = new QSplitter(Qt::Horizontal, this);
   lower->addWidget(m_curves);
@@ -180,7 +187,8 @@ RunsPage::RunsPage(StudioContext& context, QWidget* parent)
     const int column = settings->pageValue("runs/sortColumn", int(RunTableModel::Started)).toInt();
     const int order = settings->pageValue("runs/sortOrder", int(Qt::DescendingOrder)).toInt();
     if (column >= 0 && column < RunTableModel::ColumnCount) {
-      m_table->sortByColumn(column, order == int(Qt::AscendingOrder) ? Qt::AscendingOrder : Qt::DescendingOrder);
+      m_table->sortByColumn(column,
+                            order == int(Qt::AscendingOrder) ? Qt::AscendingOrder : Qt::DescendingOrder);
     }
     split->restoreState(settings->pageValue("runs/splitter").toByteArray());
     lower->restoreState(settings->pageValue("runs/plotSplitter").toByteArray());
@@ -243,7 +251,8 @@ void RunsPage::selectRuns(const QList<qint64>& ids) {
     if (index.isValid()) selection.select(index, index);
     m_pendingSelection.remove(id);
   }
-  m_table->selectionModel()->select(selection, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+  m_table->selectionModel()->select(selection,
+                                    QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
   refresh();
 }
 
@@ -254,7 +263,8 @@ void RunsPage::refresh() {
   }
   m_refreshing = true;
   QList<qint64> wanted = selectedRunIds();
-  for (qint64 id : m_pendingSelection) wanted.push_back(id);
+  for (qint64 id : m_pendingSelection)
+    wanted.push_back(id);
   auto* watcher = new QFutureWatcher<Snapshot>(this);
   connect(watcher, &QFutureWatcher<Snapshot>::finished, this, [this, watcher] {
     watcher->deleteLater();
@@ -273,7 +283,8 @@ void RunsPage::refresh() {
       for (const RunRow& r : s.rows) {
         if (wanted.contains(r.id)) selected.push_back(r);
       }
-      std::sort(selected.begin(), selected.end(), [](const RunRow& a, const RunRow& b) { return a.id < b.id; });
+      std::sort(selected.begin(), selected.end(),
+                [](const RunRow& a, const RunRow& b) { return a.id < b.id; });
       s.curves = store->curves(selected);
     } catch (const std::exception& e) {
       s.error = QString::fromStdString(e.what());
@@ -307,9 +318,12 @@ void RunsPage::applySnapshot(const Snapshot& snapshot) {
   QVector<RunCurve> curves;
   bool complete = true;
   for (qint64 id : selected) {
-    const auto it = std::find_if(snapshot.curves.begin(), snapshot.curves.end(), [id](const RunCurve& c) { return c.id == id; });
-    if (it == snapshot.curves.end()) complete = false;
-    else curves.push_back(*it);
+    const auto it = std::find_if(snapshot.curves.begin(), snapshot.curves.end(),
+                                 [id](const RunCurve& c) { return c.id == id; });
+    if (it == snapshot.curves.end())
+      complete = false;
+    else
+      curves.push_back(*it);
   }
   if (!complete) {
     refresh();
@@ -369,7 +383,8 @@ void RunsPage::updateActions() {
   const bool controllerBusy = m_context.controller != nullptr && m_context.controller->isActive();
   const bool canRename = one != nullptr;
   const bool canDelete = !ids.isEmpty() && !anyRunning;
-  const bool canResume = one != nullptr && resumable(*one) && m_context.controller != nullptr && !controllerBusy;
+  const bool canResume =
+      one != nullptr && resumable(*one) && m_context.controller != nullptr && !controllerBusy;
   const bool canOpen = one != nullptr && !one->outputDir.isEmpty() && QFileInfo(one->outputDir).isDir();
   const bool canUse = one != nullptr && !one->configText.isEmpty() && m_context.draft != nullptr;
   m_renameButton->setEnabled(canRename);
@@ -442,28 +457,33 @@ void RunsPage::deleteSelected() {
       names.push_back(r->name);
     }
   }
-  auto* box = new QMessageBox(QMessageBox::Question, tr("Delete runs"),
-                              tr("Remove %n run(s) from the history: %1?\nTheir output folders and checkpoints stay on disk.",
-                                 nullptr, static_cast<int>(ids.size()))
-                                  .arg(names.join(QStringLiteral(", "))),
-                              QMessageBox::Yes | QMessageBox::No, this);
+  auto* box = new QMessageBox(
+      QMessageBox::Question, tr("Delete runs"),
+      tr("Remove %n run(s) from the history: %1?\nTheir output folders and checkpoints stay on disk.",
+         nullptr, static_cast<int>(ids.size()))
+          .arg(names.join(QStringLiteral(", "))),
+      QMessageBox::Yes | QMessageBox::No, this);
   box->setObjectName("deleteConfirm");
   box->setDefaultButton(QMessageBox::No);
   box->setAttribute(Qt::WA_DeleteOnClose);
   connect(box, &QMessageBox::buttonClicked, this, [this, box, ids](QAbstractButton* button) {
     if (box->standardButton(button) != QMessageBox::Yes) return;
-    runInStore(tr("Deleted %n run(s) from the history.", nullptr, static_cast<int>(ids.size())), [store = m_store, ids] {
-      store->modify([&](RunStore& s) {
-        for (qint64 id : ids) s.deleteRun(id);
-      });
-    });
+    runInStore(tr("Deleted %n run(s) from the history.", nullptr, static_cast<int>(ids.size())),
+               [store = m_store, ids] {
+                 store->modify([&](RunStore& s) {
+                   for (qint64 id : ids)
+                     s.deleteRun(id);
+                 });
+               });
   });
   box->open();
 }
 
 void RunsPage::resumeSelected() {
   const RunRow* run = singleSelection();
-  if (run == nullptr || !resumable(*run) || m_context.controller == nullptr || m_context.controller->isActive()) return;
+  if (run == nullptr || !resumable(*run) || m_context.controller == nullptr ||
+      m_context.controller->isActive())
+    return;
   m_message->setText(tr("Resuming run %1 from %2…").arg(run->id).arg(run->checkpoint));
   m_context.controller->resumeRun(run->id);
   updateActions();
@@ -485,9 +505,12 @@ void RunsPage::useSelectedSettings() {
         parseRunConfig(run->configText.toStdString(), "run " + std::to_string(run->id) + " config.json");
     m_context.draft->setConfig(config);
     m_context.draft->setSourcePath({});
-    m_message->setText(tr("Loaded the settings of run %1 (“%2”) into the draft.").arg(run->id).arg(run->name));
+    m_message->setText(
+        tr("Loaded the settings of run %1 (“%2”) into the draft.").arg(run->id).arg(run->name));
   } catch (const std::exception& e) {
-    m_message->setText(tr("The stored settings of run %1 cannot be read: %2").arg(run->id).arg(QString::fromStdString(e.what())));
+    m_message->setText(tr("The stored settings of run %1 cannot be read: %2")
+                           .arg(run->id)
+                           .arg(QString::fromStdString(e.what())));
   }
 }
 

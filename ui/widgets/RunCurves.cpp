@@ -61,7 +61,8 @@ QColor RunCurves::colour(int index) {
 }
 
 void RunCurves::setCurves(const QVector<RunCurve>& curves) {
-  for (QCustomPlot* plot : {m_loss, m_memory}) plot->clearGraphs();
+  for (QCustomPlot* plot : {m_loss, m_memory})
+    plot->clearGraphs();
   for (int i = 0; i < curves.size(); ++i) {
     const RunCurve& c = curves[i];
     const QPen pen(colour(i), 2);

@@ -45,7 +45,8 @@ std::string RunInference::formatInstruction(const RunConfig& config, const std::
   return text;
 }
 
-TrainingSession& RunInference::session(const std::string& key, const RunConfig& config, const std::string& checkpoint) {
+TrainingSession& RunInference::session(const std::string& key, const RunConfig& config,
+                                       const std::string& checkpoint) {
   auto it = m_sessions.find(key);
   if (it != m_sessions.end()) return *it->second;
   RunConfig inference = config;
@@ -60,24 +61,30 @@ GenerationResult RunInference::generate(const GenerationRequest& request) {
   std::lock_guard<std::mutex> lock(m_mutex);
   GenerationResult result;
   try {
-    const std::string owner = request.runId > 0 ? "run " + std::to_string(request.runId)
-                                                : "base " + std::to_string(std::hash<std::string>{}(toJson(request.config)));
+    const std::string owner =
+        request.runId > 0 ? "run " + std::to_string(request.runId)
+                          : "base " + std::to_string(std::hash<std::string>{}(toJson(request.config)));
     const std::string baseKey = owner + " base";
     const std::string adapterKey = owner + " adapter " + request.checkpoint;
     // Keep only this prompt's sessions: models are big, and a newer checkpoint replaces an older.
     for (auto it = m_sessions.begin(); it != m_sessions.end();) {
-      if (it->first == baseKey || it->first == adapterKey) ++it;
-      else it = m_sessions.erase(it);
+      if (it->first == baseKey || it->first == adapterKey)
+        ++it;
+      else
+        it = m_sessions.erase(it);
     }
-    const std::string prompt =
-        request.asInstruction ? formatInstruction(request.config, request.prompt, request.input) : request.prompt;
+    const std::string prompt = request.asInstruction
+                                   ? formatInstruction(request.config, request.prompt, request.input)
+                                   : request.prompt;
     result.sentPrompt = QString::fromStdString(prompt);
     result.base = QString::fromStdString(
-        session(baseKey, request.config, {}).generate(prompt, request.maxNewTokens, request.temperature, request.seed));
+        session(baseKey, request.config, {})
+            .generate(prompt, request.maxNewTokens, request.temperature, request.seed));
     if (!request.checkpoint.empty()) {
       result.hasAdapter = true;
-      result.adapter = QString::fromStdString(session(adapterKey, request.config, request.checkpoint)
-                                                  .generate(prompt, request.maxNewTokens, request.temperature, request.seed));
+      result.adapter = QString::fromStdString(
+          session(adapterKey, request.config, request.checkpoint)
+              .generate(prompt, request.maxNewTokens, request.temperature, request.seed));
     }
   } catch (const std::exception& e) {
     result.error = QString::fromStdString(e.what());

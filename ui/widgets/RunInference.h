@@ -18,8 +18,8 @@ namespace lorafa::ui {
 /// One Playground prompt: which run (0: the base model of `config` only), how to continue it.
 struct GenerationRequest {
   qint64 runId = 0;
-  RunConfig config;        ///< the run's stored settings (or the draft's for the base model only)
-  std::string checkpoint;  ///< the adapter (or fine-tuned weights) to load; empty: base only
+  RunConfig config;       ///< the run's stored settings (or the draft's for the base model only)
+  std::string checkpoint; ///< the adapter (or fine-tuned weights) to load; empty: base only
   std::string prompt;
   bool asInstruction = false; ///< write prompt (+ input) with the run's chat template first
   std::string input;          ///< the instruction's input, when asInstruction

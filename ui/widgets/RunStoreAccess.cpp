@@ -52,25 +52,30 @@ QVector<RunRow> RunStoreAccess::rows() {
     r.configText = QString::fromStdString(info.configText);
     r.message = QString::fromStdString(info.message);
     r.peakMemoryBytes = info.peakMemoryBytes;
-    if (const auto it = info.bestMetrics.find("eval/loss"); it != info.bestMetrics.end()) r.bestEvalLoss = it->second;
+    if (const auto it = info.bestMetrics.find("eval/loss"); it != info.bestMetrics.end())
+      r.bestEvalLoss = it->second;
     if (info.status == RunStatus::Running) {
       // Finished runs have both in their record; a running one only in its rows so far.
       for (const MetricPoint& p : s.metrics(info.id, "eval/loss")) {
         r.bestEvalLoss = r.bestEvalLoss ? std::min(*r.bestEvalLoss, p.value) : p.value;
       }
-      for (const MemoryPoint& p : s.memory(info.id)) r.peakMemoryBytes = std::max<qint64>(r.peakMemoryBytes, engineBytes(p));
+      for (const MemoryPoint& p : s.memory(info.id))
+        r.peakMemoryBytes = std::max<qint64>(r.peakMemoryBytes, engineBytes(p));
     }
     r.startedAtMs = info.startedAtMs;
     if (info.startedAtMs) {
-      if (info.endedAtMs) r.durationMs = *info.endedAtMs - *info.startedAtMs;
-      else if (info.status == RunStatus::Running) r.durationMs = std::max<qint64>(0, nowMs - *info.startedAtMs);
+      if (info.endedAtMs)
+        r.durationMs = *info.endedAtMs - *info.startedAtMs;
+      else if (info.status == RunStatus::Running)
+        r.durationMs = std::max<qint64>(0, nowMs - *info.startedAtMs);
     }
     auto parsed = m_parsed.find(info.id);
     if (parsed == m_parsed.end() || parsed->text != info.configText) {
       ParsedConfig p;
       p.text = info.configText;
       try {
-        const RunConfig config = parseRunConfig(info.configText, "run " + std::to_string(info.id) + " config");
+        const RunConfig config =
+            parseRunConfig(info.configText, "run " + std::to_string(info.id) + " config");
         if (config.adapter.method != TrainMethod::Full) p.rank = config.adapter.rank;
       } catch (const std::exception&) {
         // An unreadable stored config leaves the rank unknown; the diff shows nothing for it.

@@ -31,7 +31,8 @@ QString RunTableModel::formatBytes(qint64 bytes) {
 QString RunTableModel::formatDuration(qint64 ms) {
   const qint64 seconds = ms / 1000;
   if (seconds < 60) return QStringLiteral("%1 s").arg(seconds);
-  if (seconds < 3600) return QStringLiteral("%1 min %2 s").arg(seconds / 60).arg(seconds % 60, 2, 10, QChar('0'));
+  if (seconds < 3600)
+    return QStringLiteral("%1 min %2 s").arg(seconds / 60).arg(seconds % 60, 2, 10, QChar('0'));
   return QStringLiteral("%1 h %2 min").arg(seconds / 3600).arg((seconds % 3600) / 60, 2, 10, QChar('0'));
 }
 
@@ -75,8 +76,9 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const {
     return r.durationMs ? formatDuration(*r.durationMs) : QStringLiteral("–");
   case Started:
     if (sort) return r.startedAtMs.value_or(0);
-    return r.startedAtMs ? QLocale().toString(QDateTime::fromMSecsSinceEpoch(*r.startedAtMs), QLocale::ShortFormat)
-                         : QStringLiteral("–");
+    return r.startedAtMs
+               ? QLocale().toString(QDateTime::fromMSecsSinceEpoch(*r.startedAtMs), QLocale::ShortFormat)
+               : QStringLiteral("–");
   default: return {};
   }
 }
@@ -121,7 +123,8 @@ const RunRow* RunTableModel::run(qint64 id) const {
 
 void RunTableModel::setRuns(const QVector<RunRow>& runs) {
   QSet<qint64> incoming;
-  for (const RunRow& r : runs) incoming.insert(r.id);
+  for (const RunRow& r : runs)
+    incoming.insert(r.id);
   // Rows that went away, from the bottom so the indexes stay valid.
   for (int i = m_runs.size() - 1; i >= 0; --i) {
     if (incoming.contains(m_runs[i].id)) continue;

@@ -25,8 +25,8 @@ struct RunRow {
   std::optional<qint64> startedAtMs; ///< Unix time
   QString outputDir;
   QString configText;
-  QString message;     ///< why it failed / stopped
-  QString checkpoint;  ///< the newest complete checkpoint folder, empty when none
+  QString message;                   ///< why it failed / stopped
+  QString checkpoint;                ///< the newest complete checkpoint folder, empty when none
   QMap<QString, QString> flatConfig; ///< "optim.lr" → "0.0002", for the settings diff
 
   bool operator==(const RunRow& other) const;
