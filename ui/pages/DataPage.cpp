@@ -218,7 +218,7 @@ void DataPage::buildUi() {
   m_legend = new QLabel(previewBox);
   m_legend->setObjectName("maskLegend");
   m_legend->setTextFormat(Qt::RichText);
-  m_legend->setText(DatasetSegmentDelegate::legendHtml(palette()));
+  updateLegend();
   previewLayout->addWidget(m_legend);
   m_previewModel = new DatasetPreviewModel(this);
   m_previewTable = new QTableView(previewBox);
@@ -722,6 +722,7 @@ void DataPage::showAnalysis(std::shared_ptr<const DatasetAnalysis> analysis) {
   m_warningLabel->setVisible(!warnings.isEmpty());
 
   m_previewModel->setRows(a.previews, a.previewTokenized);
+  updateLegend();
   m_shownMaxLength = a.request.maxSeqLen;
   showStatistics(a.statistics);
 
@@ -845,10 +846,24 @@ void DataPage::dropEvent(QDropEvent* event) {
   openDataset(path);
 }
 
+void DataPage::updateLegend() {
+  QString text = DatasetSegmentDelegate::legendHtml(palette());
+  if (m_analysis && m_analysis->dataset) {
+    switch (m_analysis->dataset->format) {
+    case DatasetFormat::Classification:
+      text += tr(" &nbsp;·&nbsp; Classification: the text is the input, the label is what the model learns");
+      break;
+    case DatasetFormat::PlainText: text += tr(" &nbsp;·&nbsp; Plain text: every token is trained on"); break;
+    default: break;
+    }
+  }
+  m_legend->setText(text);
+}
+
 void DataPage::changeEvent(QEvent* event) {
   QWidget::changeEvent(event);
   if (event->type() == QEvent::PaletteChange && m_legend != nullptr) {
-    m_legend->setText(DatasetSegmentDelegate::legendHtml(palette()));
+    updateLegend();
   }
 }
 

@@ -71,6 +71,7 @@ private:
   void showRecount(const MaxLengthUpdate& update);
   void showStatistics(const std::optional<DatasetStatistics>& statistics);
   void updateBusy();
+  void updateLegend();
   void updateColumnCombos();
   void updateTemplateCombo();
   /// Checks the evaluation file: at once that it exists, then off the UI thread that it loads
