@@ -77,6 +77,14 @@ TEST(ExportFromTrainer, TrainedRunExportsVerifiedAndItsAdapterKeepsTraining) {
       EXPECT_TRUE(params[module + ".lora_B"].to(at::kFloat).equal(b)) << module;
       EXPECT_TRUE(params[module + ".lora_A"].to(at::kFloat).equal(file.a.at(module))) << module;
     }
+    // Evaluating the imported adapter gives what the run's own checkpoint gives.
+    Trainer original(config);
+    original.setup();
+    original.resumeFrom(adapter.checkpointDir);
+    const EvalMetrics imported = trainer.evaluate();
+    const EvalMetrics own = original.evaluate();
+    ASSERT_GT(own.rows, 0);
+    EXPECT_NEAR(imported.loss, own.loss, 1e-6);
     EXPECT_EQ(trainer.run().state, TrainerState::Completed);
   }
   // Its r must agree with the run's.
