@@ -128,6 +128,11 @@ std::string modelCard(const TrainedRunModel& run, const PeftAdapterInfo& info, c
 } // namespace
 
 ExportResult exportRun(const RunConfig& config, const ExportOptions& options, ExportObserver* observer) {
+  // Refuse a non-empty folder before spending time on loading (StagedFolder checks again).
+  if (!options.force && needsForce(options.targetDir)) {
+    throw ExportError(options.targetDir +
+                      ": the folder is not empty; confirm replacing its content (--force)");
+  }
   std::string checkpoint = options.checkpointDir;
   if (checkpoint.empty()) {
     const auto latest = latestCheckpointIn(config.outputDir);
@@ -213,6 +218,10 @@ ExportResult exportRun(const RunConfig& config, const ExportOptions& options, Ex
 }
 
 ExportResult mergePeftAdapter(const AdapterMergeOptions& options, ExportObserver* observer) {
+  if (!options.force && needsForce(options.targetDir)) {
+    throw ExportError(options.targetDir +
+                      ": the folder is not empty; confirm replacing its content (--force)");
+  }
   progress(observer, "reading adapter " + options.adapterDir, 0.05);
   const PeftAdapterFolder adapter = loadPeftAdapter(options.adapterDir);
   const std::string baseDir = options.baseModelDir.empty() ? adapter.summary.baseModel : options.baseModelDir;
