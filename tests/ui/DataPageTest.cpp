@@ -563,3 +563,53 @@ TEST(DataPage, ATypedPathLoadsOnEnterAndSurvivesUnrelatedEdits) {
       << studio.child<QLabel>("detectedFormatLabel")->text().toStdString();
   EXPECT_GT(studio.preview()->rowCount(), 0);
 }
+
+TEST(DataPage, JsonArrayKeysAreOfferedAndATsvHeaderToo) {
+  QTemporaryDir data;
+  const QString json = data.filePath("pairs.json");
+  writeFile(json,
+            "[{\"en\": \"good morning\", \"fr\": \"bonjour\"}, {\"en\": \"thank you\", \"fr\": \"merci\"}]");
+  RunConfig config = demoConfig();
+  config.dataset = DatasetConfig{};
+  config.dataset.path = json.toStdString();
+  config.dataset.format = DatasetFormat::SourceTarget;
+  Studio studio(config);
+  ASSERT_TRUE(studio.waitIdle());
+  auto* source = studio.child<QComboBox>("sourceColumnCombo");
+  auto* target = studio.child<QComboBox>("targetColumnCombo");
+  EXPECT_FALSE(studio.child<QWidget>("columnsGroup")->isHidden());
+  ASSERT_GE(source->findData("en"), 0);
+  ASSERT_GE(target->findData("fr"), 0);
+  EXPECT_TRUE(studio.draft->problems().contains("data.path")); // "source"/"target" are not keys here
+
+  int before = studio.page->resultsShown();
+  source->setCurrentIndex(source->findData("en"));
+  ASSERT_TRUE(studio.waitForResult(before));
+  before = studio.page->resultsShown();
+  target->setCurrentIndex(target->findData("fr"));
+  ASSERT_TRUE(studio.waitForResult(before));
+  EXPECT_FALSE(studio.draft->problems().contains("data.path"))
+      << studio.draft->problems().value("data.path").toStdString();
+  ASSERT_EQ(studio.preview()->rowCount(), 2);
+  // The pair as a user/assistant exchange: the source masked, the target trained on.
+  const QVariantList segments = studio.preview()
+                                    ->index(0, DatasetPreviewModel::TextColumn)
+                                    .data(DatasetPreviewModel::SegmentsRole)
+                                    .toList();
+  QString masked;
+  QString trained;
+  for (const QVariant& s : segments) {
+    (s.toMap().value("trained").toBool() ? trained : masked) += s.toMap().value("text").toString();
+  }
+  EXPECT_TRUE(masked.contains("good morning")) << masked.toStdString();
+  EXPECT_TRUE(trained.contains("bonjour")) << trained.toStdString();
+
+  // A TSV header, tab-separated with a quoted field.
+  const QString tsv = data.filePath("table.tsv");
+  writeFile(tsv, "question\t\"the answer\"\nwhy\tbecause\n");
+  before = studio.page->resultsShown();
+  studio.page->openDataset(tsv);
+  ASSERT_TRUE(studio.waitForResult(before));
+  EXPECT_GE(source->findData("question"), 0);
+  EXPECT_GE(source->findData("the answer"), 0);
+}

@@ -723,7 +723,6 @@ void DataPage::showAnalysis(std::shared_ptr<const DatasetAnalysis> analysis) {
 
   m_previewModel->setRows(a.previews, a.previewTokenized);
   updateLegend();
-  m_shownMaxLength = a.request.maxSeqLen;
   showStatistics(a.statistics);
 
   m_syncing = true;
@@ -743,7 +742,6 @@ void DataPage::showAnalysis(std::shared_ptr<const DatasetAnalysis> analysis) {
 
 void DataPage::showRecount(const MaxLengthUpdate& update) {
   ++m_resultsShown;
-  m_shownMaxLength = update.maxLength;
   m_previewModel->setRows(update.previews, m_analysis && m_analysis->previewTokenized);
   showStatistics(update.statistics);
 }

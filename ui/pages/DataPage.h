@@ -132,7 +132,6 @@ private:
   bool m_evalInFlight = false;
   std::shared_ptr<std::atomic<bool>> m_cancel;
   std::shared_ptr<const DatasetAnalysis> m_analysis;
-  std::int64_t m_shownMaxLength = -1;
   int m_resultsShown = 0;
 };
 

@@ -6,6 +6,7 @@
 
 #include <QFile>
 #include <QFileInfo>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 
@@ -157,6 +158,13 @@ QStringList readDatasetColumns(const QString& path, DatasetFileType fileType) {
     const QString head = QString::fromUtf8(file.read(1 << 20));
     return firstRecordFields(head, fileType == DatasetFileType::Tsv ? QChar('\t') : QChar(','));
   }
+  if (fileType == DatasetFileType::JsonArray) {
+    // The keys of the first object; a file too large to parse whole here offers none.
+    if (file.size() > (64 << 20)) return {};
+    const QJsonDocument document = QJsonDocument::fromJson(file.readAll());
+    if (!document.isArray() || document.array().isEmpty() || !document.array().first().isObject()) return {};
+    return document.array().first().toObject().keys();
+  }
   if (fileType == DatasetFileType::JsonLines) {
     while (!file.atEnd()) {
       const QByteArray line = file.readLine(16 << 20).trimmed();
@@ -199,6 +207,7 @@ DatasetAnalysis analyzeDataset(const DatasetRequest& request,
       if (suffix == "csv") fileType = DatasetFileType::Csv;
       if (suffix == "tsv" || suffix == "tab") fileType = DatasetFileType::Tsv;
       if (suffix == "jsonl" || suffix == "ndjson") fileType = DatasetFileType::JsonLines;
+      if (suffix == "json") fileType = DatasetFileType::JsonArray;
     }
     result.columns = readDatasetColumns(QString::fromStdString(path), fileType);
   }

@@ -37,7 +37,7 @@ struct DatasetAnalysis {
 
   std::optional<DatasetDetection> detection; ///< with format Auto; empty when detection failed
   QString detectionError;
-  /// The header of a CSV/TSV file, or the keys of the first JSON Lines record.
+  /// The header of a CSV/TSV file, or the keys of the first JSON record.
   QStringList columns;
 
   std::shared_ptr<const Dataset> dataset; ///< loaded with the draft's format and columns
@@ -82,8 +82,9 @@ struct MaxLengthUpdate {
 /// Recounts truncation at `maxLength` from an earlier analysis, without tokenizing again.
 MaxLengthUpdate recountAtMaxLength(const DatasetAnalysis& analysis, std::int64_t maxLength);
 
-/// The column names of the first record: a CSV/TSV header (RFC 4180 quoting) or the keys of the
-/// first JSON Lines object, in file order. Empty when there are none or the file cannot be read.
+/// The column names of the first record: a CSV/TSV header (RFC 4180 quoting) in file order, or
+/// the keys of the first JSON Lines / JSON array object, sorted. Empty when there are none or the
+/// file cannot be read.
 QStringList readDatasetColumns(const QString& path, DatasetFileType fileType);
 
 /// "JSON Lines", "CSV", … for people.
