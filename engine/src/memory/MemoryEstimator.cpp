@@ -1,0 +1,482 @@
+// The memory planner: what one training step keeps, counted from the model's shape the way the
+// engine's own modules keep it (see each term's comment), so that a prediction can be checked
+// against the tracking allocator byte for byte on the CPU.
+#include "lorafa/MemoryEstimate.h"
+
+#include "adapters/AdapterInjector.h"
+#include "lorafa/CpuMemoryTracker.h"
+#include "models/ModelConfig.h"
+#include "models/ModelFactory.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+namespace lorafa {
+namespace {
+
+constexpr std::int64_t kFloatBytes = 4;
+/// The engine's chunk sizes (models/Attention.cpp, memory/ChunkedCrossEntropy.cpp).
+constexpr std::int64_t kAttentionChunkElements = std::int64_t{1} << 23;
+constexpr std::int64_t kLossChunkElements = std::int64_t{1} << 23;
+
+bool endsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::invalid_argument("cannot read " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+/// Which activation a linear's input is, so that linears reading the same tensor count it once:
+/// a tag per family ("attn_in": the normed input of q/k/v, ...), the width of that input, and
+/// whether it lives on the encoder's tokens (T5's cross-attention keys and values).
+struct InputKind {
+  std::string tag;
+  bool encoderTokens = false;
+  bool perModel = false;      ///< one tensor for all layers (T5's encoder output)
+  bool alreadySaved = false;  ///< the frozen path keeps it anyway (T5 v1.0's relu output)
+};
+
+InputKind inputKind(const ModelConfig& c, const std::string& name) {
+  auto leaf = [&](const std::string& suffix) { return endsWith(name, suffix); };
+  switch (c.family) {
+  case ModelFamily::Llama:
+    if (leaf("q_proj") || leaf("k_proj") || leaf("v_proj")) return {"attn_in"};
+    if (leaf("o_proj")) return {"o_in"};
+    if (leaf("gate_proj") || leaf("up_proj")) return {"mlp_in"};
+    return {"down_in"};
+  case ModelFamily::Gpt2:
+    if (leaf("attn.c_attn")) return {"attn_in"};
+    if (leaf("attn.c_proj")) return {"o_in"};
+    if (leaf("mlp.c_fc")) return {"mlp_in"};
+    return {"down_in"};
+  case ModelFamily::Bert:
+  case ModelFamily::Roberta:
+    if (leaf("self.query") || leaf("self.key") || leaf("self.value")) return {"attn_in"};
+    if (leaf("attention.output.dense")) return {"o_in"};
+    if (leaf("intermediate.dense")) return {"mlp_in"};
+    return {"down_in"};
+  case ModelFamily::T5:
+    if (name.find("EncDecAttention") != std::string::npos) {
+      if (leaf(".q")) return {"cross_q_in"};
+      if (leaf(".o")) return {"cross_o_in"};
+      return {"encoder_out", true, true}; // k and v read the encoder output, once for all layers
+    }
+    if (leaf(".q") || leaf(".k") || leaf(".v")) return {"attn_in"};
+    if (leaf(".o")) return {"o_in"};
+    if (leaf(".wi") || leaf(".wi_0") || leaf(".wi_1")) return {"mlp_in"};
+    return {"down_in", false, false, !c.gatedFeedForward}; // relu keeps its output, wo's input
+  }
+  return {"other"};
+}
+
+/// "model.layers.3.mlp.down_proj" → "model.layers.3."; the part naming one block.
+std::string blockPrefix(const std::string& name) {
+  for (const char* marker : {".layers.", ".h.", ".layer.", ".block."}) {
+    const std::size_t at = name.find(marker);
+    if (at == std::string::npos) continue;
+    const std::size_t start = at + std::string(marker).size();
+    const std::size_t end = name.find('.', start);
+    return name.substr(0, end == std::string::npos ? name.size() : end + 1);
+  }
+  return "";
+}
+
+bool isEncoderName(const ModelConfig& c, const std::string& name) {
+  return c.family == ModelFamily::T5 && name.rfind("encoder.", 0) == 0;
+}
+
+struct Shape {
+  std::int64_t batch, length, encoderLength;
+  std::int64_t tokens() const { return batch * length; }
+  std::int64_t encoderTokens() const { return batch * encoderLength; }
+};
+
+/// The activations the frozen model keeps for backward per token of one block, in bytes, by kind.
+/// `act` is the bytes of one activation element (4 in fp32, 2 under bf16/fp16 autocast); norms
+/// keep float32 whatever the autocast (they compute in float32).
+/// `post` receives the share of one block that its backward frees before it reaches attention
+/// (everything after attention: the MLP and, pre-norm, the second norm).
+void frozenBlockActivations(const ModelConfig& c, std::int64_t act, std::map<std::string, double>& perToken,
+                            bool decoderOfT5, double& post) {
+  const double h = static_cast<double>(c.hiddenSize), i = static_cast<double>(c.intermediateSize);
+  const double heads = static_cast<double>(c.numHeads), kv = static_cast<double>(std::max<std::int64_t>(c.numKvHeads, 1));
+  const double d = static_cast<double>(c.headDim);
+  const double rms = kFloatBytes * h + kFloatBytes;       // RMSNorm: its float32 input and 1/rms
+  const double layerNorm = kFloatBytes * h + 2.0 * kFloatBytes; // LayerNorm: input, mean, rstd
+  const double lse = kFloatBytes * heads;                  // chunked attention: one float per query row and head
+  switch (c.family) {
+  case ModelFamily::Llama:
+    perToken["norms"] += 2 * rms;
+    perToken["attention"] += act * (heads * d + 2 * kv * d) + lse; // q, k (after RoPE), v
+    perToken["mlp"] += act * 2 * i;                                // SwiGLU keeps gate and up
+    post = rms + act * 2 * i;
+    break;
+  case ModelFamily::Gpt2:
+    perToken["norms"] += 2 * layerNorm;
+    perToken["attention"] += act * 3 * h + lse; // q, k, v: views of c_attn's output
+    perToken["mlp"] += act * i;                 // GELU keeps its input
+    post = layerNorm + act * i;
+    break;
+  case ModelFamily::Bert:
+  case ModelFamily::Roberta:
+    perToken["norms"] += 2 * layerNorm;
+    perToken["attention"] += act * 3 * heads * d + lse;
+    perToken["mlp"] += act * i;
+    post = 2 * layerNorm + act * i;
+    break;
+  case ModelFamily::T5: {
+    const double inner = heads * d;
+    perToken["norms"] += (decoderOfT5 ? 3 : 2) * rms;
+    perToken["attention"] += act * 3 * inner + lse;
+    if (decoderOfT5) perToken["attention"] += act * inner + lse; // cross-attention's q (k, v: per encoder token)
+    perToken["mlp"] += act * (c.gatedFeedForward ? 3 * i : i);  // gelu input, its output and wi_1's; relu: output
+    post = rms + act * (c.gatedFeedForward ? 3 * i : i);
+    break;
+  }
+  }
+}
+
+} // namespace
+
+MemoryPlan MemoryPlan::fromRunConfig(const RunConfig& config, const std::string& device) {
+  MemoryPlan plan;
+  plan.modelConfigJson = readFile((std::filesystem::path(config.modelPath) / "config.json").string());
+  plan.method = config.adapter.method;
+  plan.rank = config.adapter.rank;
+  plan.targets = config.targets;
+  plan.batchSize = config.train.batchSize;
+  plan.sequenceLength = config.train.maxSeqLen;
+  plan.precision = config.train.precision;
+  plan.gradientCheckpointing = config.train.gradientCheckpointing;
+  plan.device = device;
+  return plan;
+}
+
+MemoryEstimate estimateMemory(const MemoryPlan& plan) {
+  if (plan.batchSize <= 0 || plan.sequenceLength <= 0) {
+    throw std::invalid_argument("memory estimate: batch size and sequence length must be positive");
+  }
+  const ModelConfig c = ModelConfig::fromJson(plan.modelConfigJson, "config.json");
+  const bool cuda = plan.device.rfind("cuda", 0) == 0;
+  const bool lowPrecision = plan.precision != Precision::Fp32;
+  const std::int64_t act = lowPrecision ? 2 : kFloatBytes;
+  const bool classifier = c.isSequenceClassifier();
+  const Shape shape{plan.batchSize, plan.sequenceLength, plan.sequenceLength};
+  const TrainMethod method = plan.method;
+  const bool adapters = method == TrainMethod::Lora || method == TrainMethod::LoraFa;
+
+  MemoryEstimate e;
+  e.method = method;
+  e.device = cuda ? "cuda" : "cpu";
+  e.batchSize = plan.batchSize;
+  e.sequenceLength = plan.sequenceLength;
+  e.rank = adapters ? plan.rank : 0;
+  e.gradientCheckpointing = plan.gradientCheckpointing;
+
+  // Parameters, from the module tree on the meta device (no storage).
+  const auto model = createModel(c, c10::TensorOptions().dtype(at::kFloat).device(c10::kMeta));
+  std::int64_t parameters = 0, largestParameter = 0;
+  for (const auto& p : model->parameters()) {
+    parameters += p.numel();
+    largestParameter = std::max<std::int64_t>(largestParameter, p.numel());
+  }
+  const std::vector<LinearModuleInfo> linears = describeLinears(*model);
+  std::set<std::string> adapted;
+  if (adapters) {
+    const auto matched = matchTargets(TargetSpec::parse(plan.targets), linears);
+    adapted.insert(matched.begin(), matched.end());
+  }
+  std::int64_t headParameters = 0; // classifier heads train in full next to adapters
+  for (const auto& item : model->named_parameters()) {
+    for (const std::string& head : model->trainedHeadModules()) {
+      if (item.key().rfind(head + ".", 0) == 0) headParameters += item.value().numel();
+    }
+  }
+  std::int64_t adapterParameters = 0, trainable = 0;
+  for (const LinearModuleInfo& l : linears) {
+    if (adapted.count(l.name) == 0) continue;
+    adapterParameters += static_cast<std::int64_t>(plan.rank) * (l.inFeatures + l.outFeatures);
+    trainable += method == TrainMethod::Lora ? plan.rank * (l.inFeatures + l.outFeatures) : plan.rank * l.outFeatures;
+  }
+  if (method == TrainMethod::Full) trainable = parameters;
+  if (adapters) trainable += headParameters;
+  e.parameterCount = parameters + adapterParameters;
+  e.trainableParameterCount = trainable;
+  // Trainable parameters are float32; under bf16/fp16 the trainer stores the frozen ones in the
+  // low dtype (Trainer::setup), so LoRA and LoRA-FA halve the base model's bytes.
+  e.weights = trainable * kFloatBytes + (e.parameterCount - trainable) * (lowPrecision ? 2 : kFloatBytes);
+  e.trainableParameters = trainable * kFloatBytes;
+  e.gradients = trainable * kFloatBytes;
+  e.optimizerState = 2 * trainable * kFloatBytes;
+
+  // Saved activations, per token of each block.
+  std::map<std::string, double> perTokenEncoder, perTokenDecoder; // T5 splits them; others use Decoder
+  const bool t5 = c.family == ModelFamily::T5;
+  const std::int64_t decoderLayers = t5 ? c.numDecoderLayers : c.numLayers;
+  std::map<std::string, double> perBlockDecoder, perBlockEncoder;
+  double postPerToken = 0.0, unusedPost = 0.0;
+  frozenBlockActivations(c, act, perBlockDecoder, t5, postPerToken);
+  if (t5) frozenBlockActivations(c, act, perBlockEncoder, false, unusedPost);
+  const std::int64_t decoderTokens = shape.tokens(), encoderTokens = shape.encoderTokens();
+  std::map<std::string, std::int64_t> byKind;
+  for (const auto& [kind, bytes] : perBlockDecoder) {
+    byKind[kind] += static_cast<std::int64_t>(bytes * static_cast<double>(decoderTokens * decoderLayers));
+  }
+  for (const auto& [kind, bytes] : perBlockEncoder) {
+    byKind[kind] += static_cast<std::int64_t>(bytes * static_cast<double>(encoderTokens * c.numLayers));
+  }
+  if (t5) {
+    // Cross-attention keys and values live on the encoder's tokens; the shared position bias
+    // plus mask [B, H, T, T] of each stack (float32) and the cross mask [B, 1, T, Te].
+    byKind["attention"] += decoderLayers * encoderTokens * 2 * c.numHeads * c.headDim * act;
+    byKind["attention"] += kFloatBytes * shape.batch * c.numHeads * shape.length * shape.length * 2 +
+                           kFloatBytes * shape.batch * shape.length * shape.encoderLength;
+    byKind["norms"] += 2 * (kFloatBytes * c.hiddenSize + kFloatBytes) * shape.tokens(); // final norms
+  } else {
+    // The additive mask [B, 1, T, T] (float32, one for all layers) and the final norm.
+    byKind["attention"] += kFloatBytes * shape.batch * shape.length * shape.length;
+    const std::int64_t finalNorm = c.family == ModelFamily::Llama ? kFloatBytes * c.hiddenSize + kFloatBytes
+                                                                  : kFloatBytes * c.hiddenSize + 2 * kFloatBytes;
+    byKind["norms"] += finalNorm * decoderTokens;
+    if (c.family == ModelFamily::Bert || c.family == ModelFamily::Roberta) {
+      byKind["norms"] += (kFloatBytes * c.hiddenSize + 2 * kFloatBytes) * decoderTokens; // embeddings' LayerNorm
+    }
+  }
+  // What adapters and trained weights add: each trained linear keeps its input (shared inputs
+  // once); LoRA and LoRA-FA keep x·Aᵀ [tokens, r] per adapted linear (LoRA-FA nothing else).
+  std::set<std::string> keptInputs;
+  std::int64_t adapterBytes = 0, inputBytes = 0;
+  // Per decoder block: what it keeps in all, and after its attention (freed first in backward).
+  std::map<std::string, std::int64_t> blockExtra, blockPostExtra;
+  for (const LinearModuleInfo& l : linears) {
+    if (l.isOutputHead) continue; // the loss handles the head
+    const bool isAdapted = adapted.count(l.name) > 0;
+    const bool keepsInput = method == TrainMethod::Full || (method == TrainMethod::Lora && isAdapted);
+    const bool encoder = isEncoderName(c, l.name);
+    const std::int64_t tokens = encoder ? encoderTokens : decoderTokens;
+    if (blockPrefix(l.name).empty()) continue; // classifier heads: [B, hidden] inputs, negligible
+    const InputKind kind = inputKind(c, l.name);
+    const std::string block = blockPrefix(l.name);
+    const bool postAttention = kind.tag != "attn_in";
+    if (isAdapted) {
+      adapterBytes += tokens * plan.rank * act;
+      if (!encoder) blockExtra[block] += tokens * plan.rank * act;
+      if (!encoder && postAttention) blockPostExtra[block] += tokens * plan.rank * act;
+    }
+    if (!keepsInput || kind.alreadySaved) continue;
+    const std::string key = (kind.perModel ? std::string("model.") : block) + kind.tag;
+    if (!keptInputs.insert(key).second) continue;
+    const std::int64_t bytes = (kind.encoderTokens ? encoderTokens : tokens) * l.inFeatures * act;
+    inputBytes += bytes;
+    if (!encoder && !kind.perModel) blockExtra[block] += bytes;
+    if (!encoder && !kind.perModel && postAttention) blockPostExtra[block] += bytes;
+  }
+  std::int64_t fullNormPerBlock = 0;
+  if (method == TrainMethod::Full && (c.family == ModelFamily::Llama || t5)) {
+    // Trainable RMSNorm weights keep the normalised input (LayerNorm's backward needs nothing more).
+    fullNormPerBlock = 2 * c.hiddenSize * act * decoderTokens;
+    byKind["norms"] += 2 * c.hiddenSize * act * (decoderTokens * decoderLayers + (t5 ? encoderTokens * c.numLayers : 0));
+  }
+  if (adapterBytes > 0) byKind["adapters (x·Aᵀ)"] += adapterBytes;
+  if (inputBytes > 0) byKind["trained linears' inputs"] += inputBytes;
+
+  // Loss: causal LMs and T5 keep the final hidden states and one float per counted token; the
+  // logits exist one chunk at a time (plus dHidden when backward starts).
+  std::int64_t lossWorkspace = 0;
+  if (!classifier) {
+    const std::int64_t vocab = c.vocabSize;
+    const std::int64_t rows = std::min<std::int64_t>(decoderTokens, std::max<std::int64_t>(1, kLossChunkElements / vocab));
+    byKind["loss"] += decoderTokens * (c.hiddenSize * kFloatBytes + kFloatBytes + 2 * 8);
+    // Forward: a chunk of logits and logsumexp's shifted copy. Backward: dHidden, one chunk of
+    // probabilities, and for a trained head its gradient and one product of that size.
+    const std::int64_t chunkLogits = rows * vocab * kFloatBytes, chunkHidden = rows * c.hiddenSize * kFloatBytes;
+    const std::int64_t lossForward = 2 * chunkLogits + chunkHidden;
+    const std::int64_t lossBackward = decoderTokens * c.hiddenSize * kFloatBytes + chunkLogits + 2 * chunkHidden +
+                                      (method == TrainMethod::Full ? 2 * c.vocabSize * c.hiddenSize * kFloatBytes : 0);
+    lossWorkspace = std::max(lossForward, lossBackward);
+  }
+
+  // The last decoder block: all it keeps, and its post-attention share (what its backward frees
+  // before attention's backward runs).
+  std::int64_t lastBlock = 0, lastPost = 0;
+  {
+    double frozen = 0.0;
+    for (const auto& [kind, bytes] : perBlockDecoder) frozen += bytes;
+    std::int64_t extra = 0, postExtra = 0;
+    for (const auto& [block, bytes] : blockExtra) extra = std::max(extra, bytes);
+    for (const auto& [block, bytes] : blockPostExtra) postExtra = std::max(postExtra, bytes);
+    lastBlock = static_cast<std::int64_t>(frozen * static_cast<double>(decoderTokens)) + extra + fullNormPerBlock;
+    lastPost = static_cast<std::int64_t>(postPerToken * static_cast<double>(decoderTokens)) + postExtra +
+               fullNormPerBlock / 2;
+  }
+  const std::int64_t lossSaved = byKind.count("loss") ? byKind["loss"] : 0;
+  // Gradient checkpointing: each block keeps its input only; the last block is recomputed first.
+  std::int64_t recomputed = 0;
+  if (plan.gradientCheckpointing) {
+    const std::int64_t blocks = decoderLayers + (t5 ? c.numLayers : 0);
+    std::map<std::string, std::int64_t> checkpointed;
+    checkpointed["block inputs (checkpointing)"] = blocks * decoderTokens * c.hiddenSize * kFloatBytes;
+    checkpointed["attention"] = byKind["attention"] -
+        static_cast<std::int64_t>(perBlockDecoder["attention"] * static_cast<double>(decoderTokens * decoderLayers)) -
+        static_cast<std::int64_t>(perBlockEncoder["attention"] * static_cast<double>(encoderTokens * c.numLayers));
+    checkpointed["norms"] = (t5 ? 2 : 1) * (kFloatBytes * c.hiddenSize + 2 * kFloatBytes) * decoderTokens; // final norm
+    if (lossSaved > 0) checkpointed["loss"] = lossSaved;
+    byKind = checkpointed;
+    recomputed = lastBlock; // exists only while backward runs through that block
+  }
+  for (const auto& [kind, bytes] : byKind) {
+    e.activations.push_back({kind, bytes});
+    e.savedActivations += bytes;
+  }
+
+  // Transients at the peak of backward. Attention: one chunk of recomputed probabilities, dS and
+  // its cast, plus dQ, dK and dV of one layer. MLP: the gradients of one block's MLP.
+  const std::int64_t attnHeads = c.numHeads, keyLength = shape.length;
+  const std::int64_t rowsPerChunk =
+      std::clamp<std::int64_t>(kAttentionChunkElements / std::max<std::int64_t>(shape.batch * attnHeads * keyLength, 1),
+                               1, shape.length);
+  const std::int64_t chunkBytes = shape.batch * attnHeads * rowsPerChunk * keyLength * kFloatBytes;
+  const std::int64_t qkvGradients =
+      decoderTokens * (2 * c.numHeads * c.headDim + 2 * std::max<std::int64_t>(c.numKvHeads, 1) * c.headDim) * kFloatBytes;
+  // [tokens, hidden]-sized gradients alive meanwhile: the block output's, dO (and its reshaped
+  // copy), and under checkpointing the recomputed block's output.
+  const std::int64_t hiddenSized = decoderTokens * c.hiddenSize * kFloatBytes;
+  e.attentionWorkspace = 3 * chunkBytes + qkvGradients + (plan.gradientCheckpointing ? 4 : 3) * hiddenSized;
+  // The MLP's backward: SwiGLU / gated makes dGate, dUp, σ(gate) and its derivative next to the
+  // incoming gradient; a plain activation the gradient and the activation's derivative.
+  const bool gated = c.family == ModelFamily::Llama || (t5 && c.gatedFeedForward);
+  const std::int64_t mlpGradients = decoderTokens * c.intermediateSize * act * (gated ? 4 : 2) +
+                                    (plan.gradientCheckpointing ? 3 : 2) * hiddenSized;
+  e.backwardWorkspace = mlpGradients;
+  e.logitsAndLoss = lossWorkspace;
+
+  // The peak: weights and optimizer state always; then the largest of three moments of backward —
+  // the loss (every saved activation plus the loss's chunks), the last block's MLP (the loss's
+  // hidden states freed, its gradients made), the last block's attention (its post-attention
+  // share freed, the attention chunks made) — and the optimizer step (gradients, plus AdamW's
+  // temporaries for its largest parameter).
+  const std::int64_t all = e.savedActivations;
+  const std::int64_t atLoss = all + lossWorkspace;
+  const std::int64_t atMlp = all - lossSaved + recomputed + mlpGradients;
+  const std::int64_t atAttention = all - lossSaved + recomputed - lastPost + e.attentionWorkspace;
+  // The end of backward (the first block): every gradient made, the first block's activations
+  // (or its recomputation) and what the model keeps outside the blocks.
+  const std::int64_t outsideBlocks =
+      plan.gradientCheckpointing ? all - lossSaved : all - lossSaved - decoderLayers * lastBlock;
+  // Full fine-tuning: weight gradients pile up as backward goes. At the last block: the head's and
+  // that block's; at the first block: all but that block's and the embeddings'.
+  std::int64_t headGradient = 0, blockGradient = 0, embeddingGradient = 0;
+  if (method == TrainMethod::Full) {
+    const std::int64_t blocks = decoderLayers + (t5 ? c.numLayers : 0);
+    std::int64_t outside = 0;
+    for (const auto& item : model->named_parameters()) {
+      if (blockPrefix(item.key()).empty()) outside += item.value().numel();
+    }
+    for (const LinearModuleInfo& l : linears) {
+      if (l.isOutputHead) headGradient = l.inFeatures * l.outFeatures * kFloatBytes;
+    }
+    if (headGradient == 0) headGradient = c.vocabSize * c.hiddenSize * kFloatBytes; // tied: the embeddings'
+    blockGradient = (parameters - outside) * kFloatBytes / std::max<std::int64_t>(blocks, 1);
+    embeddingGradient = outside * kFloatBytes - headGradient;
+  }
+  const std::int64_t atEnd = e.gradients - blockGradient - std::max<std::int64_t>(embeddingGradient, 0) +
+                             std::max<std::int64_t>(outsideBlocks, 0) + lastBlock + mlpGradients;
+  const std::int64_t backwardPeak =
+      std::max({atLoss + (adapters ? e.gradients : 0),
+                atMlp + (adapters ? e.gradients : headGradient + blockGradient),
+                atAttention + (adapters ? e.gradients : headGradient + blockGradient), atEnd});
+  const std::int64_t stepPeak =
+      e.gradients + 2 * std::min<std::int64_t>(method == TrainMethod::Full ? largestParameter : trainable, trainable) *
+                        kFloatBytes;
+  e.peak = e.weights + e.optimizerState + std::max(backwardPeak, stepPeak);
+  if (cuda) {
+    e.allocatorOverhead = e.peak / 20; // the caching allocator's block rounding and fragmentation, ≈5%
+    e.peak += e.allocatorOverhead;
+  }
+  return e;
+}
+
+std::optional<std::int64_t> largestThatFits(const MemoryPlan& plan, MemoryKnob knob, std::int64_t capacityBytes,
+                                            std::int64_t upper) {
+  auto fits = [&](std::int64_t value) {
+    MemoryPlan p = plan;
+    if (knob == MemoryKnob::BatchSize) p.batchSize = value;
+    if (knob == MemoryKnob::SequenceLength) p.sequenceLength = value;
+    if (knob == MemoryKnob::Rank) p.rank = static_cast<int>(value);
+    return estimateMemory(p).peak <= capacityBytes;
+  };
+  if (!fits(1)) return std::nullopt;
+  std::int64_t low = 1, high = std::max<std::int64_t>(upper, 1);
+  if (fits(high)) return high;
+  while (high - low > 1) { // fits(low), !fits(high); the peak grows with each knob
+    const std::int64_t mid = low + (high - low) / 2;
+    (fits(mid) ? low : high) = mid;
+  }
+  return low;
+}
+
+std::string formatMemoryTable(const std::vector<MemoryEstimate>& estimates, std::int64_t capacityBytes) {
+  std::ostringstream out;
+  char cell[64];
+  auto row = [&](const std::string& name, const std::function<std::int64_t(const MemoryEstimate&)>& value) {
+    std::snprintf(cell, sizeof cell, "%-32s", name.c_str());
+    out << cell;
+    for (const MemoryEstimate& e : estimates) {
+      std::snprintf(cell, sizeof cell, " %14s", formatBytes(value(e)).c_str());
+      out << cell;
+    }
+    out << "\n";
+  };
+  std::snprintf(cell, sizeof cell, "%-32s", "");
+  out << cell;
+  for (const MemoryEstimate& e : estimates) {
+    std::snprintf(cell, sizeof cell, " %14s", toString(e.method));
+    out << cell;
+  }
+  out << "\n";
+  row("weights", [](const MemoryEstimate& e) { return e.weights; });
+  row("  of which trainable", [](const MemoryEstimate& e) { return e.trainableParameters; });
+  row("gradients", [](const MemoryEstimate& e) { return e.gradients; });
+  row("optimizer state (AdamW)", [](const MemoryEstimate& e) { return e.optimizerState; });
+  std::vector<std::string> kinds;
+  for (const MemoryEstimate& e : estimates) {
+    for (const MemoryItem& item : e.activations) {
+      if (std::find(kinds.begin(), kinds.end(), item.name) == kinds.end()) kinds.push_back(item.name);
+    }
+  }
+  for (const std::string& kind : kinds) {
+    row("saved: " + kind, [&](const MemoryEstimate& e) {
+      for (const MemoryItem& item : e.activations) {
+        if (item.name == kind) return item.bytes;
+      }
+      return std::int64_t{0};
+    });
+  }
+  row("logits and loss (workspace)", [](const MemoryEstimate& e) { return e.logitsAndLoss; });
+  row("attention workspace", [](const MemoryEstimate& e) { return e.attentionWorkspace; });
+  row("other backward workspace", [](const MemoryEstimate& e) { return e.backwardWorkspace; });
+  row("allocator overhead", [](const MemoryEstimate& e) { return e.allocatorOverhead; });
+  row("predicted peak", [](const MemoryEstimate& e) { return e.peak; });
+  if (capacityBytes > 0) {
+    out << "capacity " << formatBytes(capacityBytes) << ":";
+    for (const MemoryEstimate& e : estimates) {
+      out << " " << toString(e.method) << (e.peak <= capacityBytes ? " fits" : " does not fit") << ";";
+    }
+    out << "\n";
+  }
+  return out.str();
+}
+
+} // namespace lorafa
