@@ -613,3 +613,49 @@ TEST(DataPage, JsonArrayKeysAreOfferedAndATsvHeaderToo) {
   EXPECT_GE(source->findData("question"), 0);
   EXPECT_GE(source->findData("the answer"), 0);
 }
+
+TEST(DataPage, TheTemplateComesFromTheTokenizerOrIsNotUsedByAnEncoderDecoder) {
+  const QString fixtures = QStringLiteral(LORAFA_FIXTURES_DIR);
+  // Auto: the Qwen3 tokenizer's chat_template writes the rows.
+  RunConfig config = demoConfig();
+  config.tokenizerPath = (fixtures + "/tokenizers/qwen3").toStdString();
+  config.dataset.chatTemplate.clear();
+  Studio studio(config);
+  ASSERT_TRUE(studio.waitIdle());
+  ASSERT_TRUE(studio.page->analysis()->chatTemplate);
+  EXPECT_EQ(*studio.page->analysis()->chatTemplate, ChatTemplateKind::Qwen3);
+  EXPECT_TRUE(studio.child<QLabel>("templateNote")->text().contains("tokenizer"))
+      << studio.child<QLabel>("templateNote")->text().toStdString();
+  EXPECT_TRUE(studio.cell(0, DatasetPreviewModel::TextColumn).contains("<|im_start|>user"));
+  // Choosing one overrides it.
+  auto* templates = studio.child<QComboBox>("templateCombo");
+  int before = studio.page->resultsShown();
+  templates->setCurrentIndex(templates->findData("alpaca"));
+  EXPECT_EQ(studio.draft->config().dataset.chatTemplate, "alpaca");
+  ASSERT_TRUE(studio.waitForResult(before));
+  EXPECT_TRUE(studio.cell(0, DatasetPreviewModel::TextColumn).contains("### Response:"));
+
+  // A T5 model reads pairs as encoder source and decoder target: no template.
+  before = studio.page->resultsShown();
+  studio.draft->edit([&](RunConfig& c) {
+    c.modelPath = (fixtures + "/models/t5_v1_1").toStdString();
+    c.tokenizerPath = (fixtures + "/tokenizers/gpt2").toStdString();
+    c.dataset = DatasetConfig{};
+    c.dataset.path = (fixtures + "/data/en_fr_pairs.tsv").toStdString();
+    c.dataset.format = DatasetFormat::SourceTarget;
+    c.dataset.sourceColumn = "english";
+    c.dataset.targetColumn = "french";
+  });
+  ASSERT_TRUE(studio.waitForResult(before));
+  EXPECT_FALSE(studio.page->analysis()->usesTemplate);
+  EXPECT_FALSE(templates->isEnabled());
+  const QVariantList segments = studio.preview()
+                                    ->index(0, DatasetPreviewModel::TextColumn)
+                                    .data(DatasetPreviewModel::SegmentsRole)
+                                    .toList();
+  ASSERT_EQ(segments.size(), 2);
+  EXPECT_EQ(segments[0].toMap().value("text").toString(), "Good morning.");
+  EXPECT_FALSE(segments[0].toMap().value("trained").toBool());
+  EXPECT_EQ(segments[1].toMap().value("text").toString(), "Bonjour.");
+  EXPECT_TRUE(segments[1].toMap().value("trained").toBool());
+}

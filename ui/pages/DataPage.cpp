@@ -510,10 +510,20 @@ void DataPage::updateTemplateCombo() {
   }
   if (index >= 0) m_templateCombo->setCurrentIndex(index);
   const DatasetFormat format = formatInUse();
-  const bool applies = format == DatasetFormat::Auto || format == DatasetFormat::Alpaca ||
-                       format == DatasetFormat::Chat || format == DatasetFormat::SourceTarget;
+  bool applies = format == DatasetFormat::Auto || format == DatasetFormat::Alpaca ||
+                 format == DatasetFormat::Chat || format == DatasetFormat::SourceTarget;
+  const bool current = m_analysis && m_analysis->dataset &&
+                       m_analysis->request.dataset.path == m_context.draft->config().dataset.path;
+  // An encoder-decoder model (T5) reads pairs as source and target, with no template.
+  const bool seq2seq = current && format == DatasetFormat::SourceTarget && !m_analysis->usesTemplate;
+  if (seq2seq) applies = false;
   m_templateCombo->setEnabled(applies);
-  if (!applies) m_templateNote->setText(tr("not used by %1 data").arg(QString::fromLatin1(toString(format))));
+  if (seq2seq) {
+    m_templateNote->setText(
+        tr("not used: the model is an encoder-decoder, it reads the source and writes the target"));
+  } else if (!applies) {
+    m_templateNote->setText(tr("not used by %1 data").arg(QString::fromLatin1(toString(format))));
+  }
 }
 
 void DataPage::fillColumnCombo(QComboBox* combo, const std::string& current) {
