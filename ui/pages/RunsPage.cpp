@@ -28,6 +28,8 @@
 #include <QSortFilterProxyModel>
 #include <QSplitter>
 #include <QTableView>
+#include <QTextDocument>
+#include <QTextOption>
 #include <QTimer>
 #include <QUrl>
 #include <QVBoxLayout>
@@ -168,8 +170,9 @@ RunsPage::RunsPage(StudioContext& context, QWidget* parent)
   auto* lower = new QSplitter(Qt::Horizontal, this);
   lower->addWidget(m_curves);
   lower->addWidget(m_diff);
-  lower->setStretchFactor(0, 3);
+  lower->setStretchFactor(0, 2);
   lower->setStretchFactor(1, 1);
+  lower->setSizes({600, 400}); // the diff needs room for a path or two
   auto* split = new QSplitter(Qt::Vertical, this);
   split->addWidget(m_table);
   split->addWidget(lower);
@@ -364,7 +367,26 @@ void RunsPage::showConfigDiff() {
     return;
   }
   const QString text = RunConfigDiff::table(names, configs);
-  if (m_diff->toPlainText() != text) m_diff->setPlainText(text);
+  if (m_diff->toPlainText() == text) return;
+  // One tab stop after each column's widest cell: the columns line up, each as wide as it needs.
+  QVector<qsizetype> widths;
+  for (const QString& line : text.split(QLatin1Char('\n'))) {
+    const QStringList cells = line.split(QLatin1Char('\t'));
+    if (widths.size() < cells.size()) widths.resize(cells.size());
+    for (int i = 0; i < cells.size(); ++i)
+      widths[i] = std::max(widths[i], cells[i].size());
+  }
+  const double charWidth = m_diff->fontMetrics().horizontalAdvance(QLatin1Char('x'));
+  QList<QTextOption::Tab> tabs;
+  double position = 0;
+  for (qsizetype width : widths) {
+    position += charWidth * double(width + 2);
+    tabs.push_back(QTextOption::Tab(position, QTextOption::LeftTab));
+  }
+  QTextOption option = m_diff->document()->defaultTextOption();
+  option.setTabs(tabs);
+  m_diff->document()->setDefaultTextOption(option);
+  m_diff->setPlainText(text);
 }
 
 const RunRow* RunsPage::singleSelection() const {
