@@ -57,7 +57,11 @@ MainWindow::MainWindow(const EngineInfo& info, StudioPaths paths, QWidget* paren
   addPage(new MethodPage(m_context, this), tr("Method"));
   m_trainPage = new TrainPage(m_context, this);
   addPage(m_trainPage, tr("Train"));
-  addPage(new RunsPage(m_context, this), tr("Runs"));
+  auto* runsPage = new RunsPage(m_context, this);
+  addPage(runsPage, tr("Runs"));
+  // A finished twin run is also selected on the Runs page, for its diff and the stored curves.
+  connect(m_trainPage, &TrainPage::twinFinished, runsPage,
+          [runsPage](bool, const QVector<qint64>& ids) { runsPage->selectRuns(QList<qint64>(ids.begin(), ids.end())); });
   addPage(new ExportPage(m_context, this), tr("Export"));
   addPage(new PlaygroundPage(m_context, this), tr("Playground"));
   connect(m_pageList, &QListWidget::currentRowChanged, m_pages, &QStackedWidget::setCurrentIndex);

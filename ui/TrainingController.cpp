@@ -8,6 +8,12 @@
 #include <chrono>
 #include <filesystem>
 
+#if defined(__linux__)
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 namespace lorafa::ui {
 
 /// Lives on the training thread's side: buffers what the trainer reports and posts the rare
@@ -95,7 +101,17 @@ void TrainingController::launch(const RunConfig& config, qint64 resumedFrom) {
   m_pause = false;
   m_runId = 0;
   m_flushTimer.start();
-  m_thread = std::thread([this, config, resumedFrom] { threadBody(config, resumedFrom); });
+  const int nice = m_trainingNice;
+  m_thread = std::thread([this, config, resumedFrom, nice] {
+#if defined(__linux__)
+    // Before LibTorch creates any worker thread from this one: they inherit it. Lowering needs
+    // no privilege; a failure only leaves the default priority.
+    if (nice > 0) setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice);
+#else
+    (void)nice;
+#endif
+    threadBody(config, resumedFrom);
+  });
 }
 
 void TrainingController::pause() {

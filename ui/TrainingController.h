@@ -26,6 +26,12 @@ class TrainingController : public QObject {
   Q_OBJECT
 public:
   static constexpr int kFlushIntervalMs = 150;
+  /// The nice value of the training thread (Linux), which LibTorch's worker threads, created from
+  /// it, inherit. 0: the UI's priority. Measured (tests/ui/UiStallTest.cpp) on a loaded 2-core
+  /// machine, nice 10 did not shorten the UI's stalls (the UI thread's own work between two ticks
+  /// stays under ~5 ms; the stalls are waits for a core) and slowed training against other
+  /// niced processes, so it is not the default.
+  static constexpr int kDefaultTrainingNice = 0;
 
   explicit TrainingController(QString runStorePath, QObject* parent = nullptr);
   ~TrainingController() override;
@@ -34,6 +40,9 @@ public:
   bool isPaused() const { return m_pause.load(); }
   qint64 currentRunId() const { return m_runId.load(); }
   const QString& runStorePath() const { return m_storePath; }
+  /// The nice value later runs' training threads take (0: the UI's own priority). Linux only.
+  void setTrainingNice(int nice) { m_trainingNice = nice; }
+  int trainingNice() const { return m_trainingNice; }
 
 public Q_SLOTS:
   /// Starts a run of `config` (outputDir must be set). Ignored while a run is active.
@@ -65,6 +74,7 @@ private:
   void threadBody(lorafa::RunConfig config, qint64 resumedFrom);
 
   QString m_storePath;
+  int m_trainingNice = kDefaultTrainingNice;
   QTimer m_flushTimer;
   bool m_active = false;
   std::thread m_thread;
