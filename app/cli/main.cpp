@@ -1,5 +1,7 @@
 // `lorafa`: the engine, headless.
 #include "ExportCommand.h"
+#include "EstimateCommand.h"
+#include "LaunchCommand.h"
 #include "TokenizeCommand.h"
 #include "TokenizerTrainCommand.h"
 #include "TrainCommand.h"
@@ -67,6 +69,13 @@ int main(int argc, char** argv) {
   std::string targets;
   inspect->add_option("model", modelDir, "directory with config.json and model.safetensors")->required();
   inspect->add_option("--targets", targets, "show which modules these adapter targets select (q_proj,v_proj | all-linear | regex)");
+  CLI::App* estimate = app.add_subcommand("estimate", "Predict the peak memory of a run configuration for full, LoRA and LoRA-FA");
+  lorafa::cli::EstimateOptions estimateOptions;
+  estimate->add_option("config", estimateOptions.configPath, "run configuration file (its model folder's config.json is read)")->required();
+  estimate->add_option("--device", estimateOptions.device, "cpu (default) or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  estimate->add_option("--capacity", estimateOptions.capacityBytes, "memory available, in bytes: say what fits and the largest batch, sequence and rank that do")
+      ->check(CLI::NonNegativeNumber);
+  estimate->footer("Example: lorafa estimate resources/examples/demo-kjv-lora-fa.yaml --capacity 8000000000");
   CLI::App* tokenize = app.add_subcommand("tokenize", "Text to token ids (JSON Lines {\"text\": ...} in, one line of ids out) or back with --decode");
   lorafa::cli::TokenizeOptions tokenizeOptions;
   tokenize->add_option("--tokenizer", tokenizeOptions.tokenizerPath, "tokenizer.json, or a directory with one")->required();
@@ -103,6 +112,18 @@ int main(int argc, char** argv) {
   resume->add_option("run", trainOptions.runId, "run id (see lorafa runs list)")->required();
   resume->add_option("--store", trainOptions.storePath, "run history database");
   resume->footer("Example: lorafa resume 12   (exit codes as for train)");
+  lorafa::cli::LaunchOptions launch; // data parallel: train and resume (LaunchCommand.h)
+  for (CLI::App* command : {train, resume}) {
+    command->add_option("--nproc", launch.nproc, "data parallel: processes on this node, one per device (resume: default as the run trained)")
+        ->check(CLI::Range(1, 1024));
+    command->add_option("--nnodes", launch.nnodes, "data parallel: number of nodes (default 1)")->check(CLI::Range(1, 4096));
+    command->add_option("--node-rank", launch.nodeRank, "data parallel: this node's index, 0..nnodes-1")->check(CLI::NonNegativeNumber);
+    command->add_option("--master-addr", launch.masterAddr, "data parallel: address of node 0 (default 127.0.0.1)");
+    command->add_option("--master-port", launch.masterPort, "data parallel: TCP port of the rendezvous on node 0 (default: a free port, or 29500 across nodes)")
+        ->check(CLI::Range(0, 65535));
+    command->add_option("--dist-timeout", launch.timeoutSeconds, "data parallel: seconds a rank waits for the others before failing (default 60)")
+        ->check(CLI::Range(1, 86400));
+  }
   lorafa::cli::InferenceOptions inference;
   CLI::App* eval = app.add_subcommand("eval", "Evaluate a run's checkpoint on its validation rows");
   eval->add_option("config", inference.configPath, "run configuration file")->required();
@@ -155,13 +176,18 @@ int main(int argc, char** argv) {
       std::cout << lorafa::formatEngineInfo(lorafa::queryEngineInfo());
     } else if (inspect->parsed()) {
       printInspection(lorafa::inspectModelDirectory(modelDir), targets);
+    } else if (estimate->parsed()) {
+      lorafa::cli::runEstimate(estimateOptions, std::cout);
     } else if (tokenize->parsed()) {
       lorafa::cli::runTokenize(tokenizeOptions, std::cin, std::cout);
     } else if (tokenizerTrain->parsed()) {
       return lorafa::cli::runTokenizerTrain(tokenizerTrainOptions, std::cout, std::cerr, isatty(STDERR_FILENO) != 0);
     } else if (train->parsed()) {
+      if (lorafa::cli::wantsLaunch(launch)) return lorafa::cli::launchRanks(argc, argv, launch, std::cerr);
       return lorafa::cli::runTrain(trainOptions, std::cout, std::cerr);
     } else if (resume->parsed()) {
+      if (launch.nproc == 0 && !lorafa::cli::isLaunchedRank()) launch.nproc = lorafa::cli::storedLocalWorldSize(trainOptions.storePath, trainOptions.runId);
+      if (lorafa::cli::wantsLaunch(launch)) return lorafa::cli::launchRanks(argc, argv, launch, std::cerr);
       return lorafa::cli::runResume(trainOptions, std::cout, std::cerr);
     } else if (eval->parsed()) {
       return lorafa::cli::runEval(inference, std::cout, std::cerr);
