@@ -1,5 +1,8 @@
 #include "TrainCommand.h"
 
+#include "LaunchCommand.h"
+#include "lorafa/Distributed.h"
+
 #include "lorafa/CpuMemoryTracker.h"
 #include "lorafa/RunConfig.h"
 #include "lorafa/RunStore.h"
@@ -120,13 +123,25 @@ int exitCodeOf(TrainerState state) {
 /// before anything is recorded.
 int train(const RunConfig& config, const std::string& storePath, const std::optional<std::int64_t>& resumedFrom,
           std::ostream& out, std::ostream& err) {
+  // Data parallel (`--nproc`, LaunchCommand.h): rank 0 prints, records the run and writes the
+  // checkpoints; the other ranks train their shards silently.
+  DistributedConfig distributed;
+  try {
+    distributed = distributedConfigFromEnvironment();
+  } catch (const std::exception& e) {
+    err << "lorafa: error: " << e.what() << "\n";
+    return kExitBadConfig;
+  }
+  if (distributed.enabled() && !distributed.isWriter()) return runFollowerRank(config, resumedFrom.has_value(), distributed, err);
   CpuMemoryTracker::instance().install(); // memory figures on the CPU
   PrintingObserver observer(out, &out == &std::cout && ::isatty(STDOUT_FILENO));
   RunStore store(storePath);
   std::int64_t runId = 0;
-  std::unique_ptr<TrainingSession> session = TrainingSession::create(config, &observer);
+  std::unique_ptr<TrainingSession> session;
   std::optional<std::string> checkpoint;
   try {
+    session = distributed.enabled() ? createDistributedSession(config, &observer, distributed)
+                                    : TrainingSession::create(config, &observer);
     if (resumedFrom) {
       checkpoint = latestCheckpointIn(config.outputDir);
       if (!checkpoint) {
@@ -149,6 +164,7 @@ int train(const RunConfig& config, const std::string& storePath, const std::opti
   run.resumedFrom = resumedFrom;
   runId = store.createRun(run);
   session->setRunStore(&store, runId);
+  recordDistributedLayout(config.outputDir, distributed);
   if (checkpoint) {
     try {
       session->resumeFrom(*checkpoint);

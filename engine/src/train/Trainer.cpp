@@ -1,6 +1,7 @@
 #include "train/Trainer.h"
 
 #include "adapters/AdapterInjector.h"
+#include "distributed/DistributedContext.h"
 #include "export/PeftAdapter.h"
 #include "lorafa/Batch.h"
 #include "lorafa/CpuMemoryTracker.h"
@@ -355,7 +356,8 @@ void Trainer::setup() {
   }
 
   const auto rows = static_cast<std::int64_t>(m_train.rows.size());
-  m_batchesPerEpoch = (rows + c.train.batchSize - 1) / c.train.batchSize;
+  const std::int64_t globalBatch = c.train.batchSize * worldSize(); // data parallel: every rank's share
+  m_batchesPerEpoch = (rows + globalBatch - 1) / globalBatch;
   m_stepsPerEpoch = (m_batchesPerEpoch + c.train.gradAccumulation - 1) / c.train.gradAccumulation;
   m_totalSteps = c.train.maxSteps > 0 ? c.train.maxSteps : c.train.epochs * m_stepsPerEpoch;
   m_memory = createMemoryMonitor(m_device.is_cuda() ? m_device.index() : -1);
@@ -366,7 +368,51 @@ void Trainer::setup() {
                           " validation rows; " + std::to_string(trainableCount) + " trainable parameters; " +
                           std::to_string(m_totalSteps) + " steps on " + m_device.str());
   prepareGenerationCases(evalDataset ? *evalDataset : dataset); // m_validation's examples
+  if (m_options.distributed) {
+    // Every rank starts from rank 0's adapters (their initialisation is seeded, but a rank must
+    // never train from other weights than the one that writes the checkpoints).
+    std::vector<at::Tensor> start;
+    for (const auto& item : m_model->named_parameters(true)) {
+      const std::string& name = item.key();
+      const bool frozenA = name.size() > 7 && name.compare(name.size() - 7, 7, ".lora_A") == 0;
+      if (item.value().requires_grad() || frozenA) start.push_back(item.value().detach());
+    }
+    c10::NoGradGuard noGrad;
+    m_options.distributed->broadcast(start, 0);
+    log(LogLevel::Info, "data parallel: rank " + std::to_string(m_options.distributed->rank()) + " of " +
+                            std::to_string(worldSize()) + ", global batch " + std::to_string(globalBatch) + " × " +
+                            std::to_string(c.train.gradAccumulation) + " accumulation");
+  }
   m_setUp = true;
+}
+
+std::int64_t Trainer::worldSize() const { return m_options.distributed ? m_options.distributed->worldSize() : 1; }
+
+std::vector<std::size_t> Trainer::shardOf(const std::vector<std::size_t>& globalBatch) const {
+  if (!m_options.distributed) return globalBatch;
+  const auto perRank = static_cast<std::size_t>(m_config.train.batchSize);
+  const std::size_t begin = std::min(globalBatch.size(), static_cast<std::size_t>(m_options.distributed->rank()) * perRank);
+  const std::size_t end = std::min(globalBatch.size(), begin + perRank);
+  return {globalBatch.begin() + static_cast<std::ptrdiff_t>(begin), globalBatch.begin() + static_cast<std::ptrdiff_t>(end)};
+}
+
+void Trainer::allReduceGradients() {
+  std::vector<at::Tensor> grads;
+  for (auto& [name, p] : m_trainable) {
+    if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p); // a rank with no rows in this step
+    grads.push_back(p.grad());
+  }
+  c10::NoGradGuard noGrad;
+  const bool first = m_options.distributed->gradientBytes() == 0;
+  m_options.distributed->allReduceGradients(grads);
+  if (first) {
+    std::int64_t count = 0;
+    for (const auto& [name, p] : m_trainable) count += p.numel();
+    log(LogLevel::Info, "data parallel: " + std::to_string(m_options.distributed->lastGradientBytes()) +
+                            " bytes of gradients all-reduced per step in " +
+                            std::to_string(m_options.distributed->lastBucketCount()) + " bucket(s) (" +
+                            std::to_string(count) + " trainable parameters)");
+  }
 }
 
 CheckpointData Trainer::checkpointData() const {
@@ -399,8 +445,12 @@ std::string Trainer::saveCheckpoint() {
   if (m_options.store) m_options.store->flush();
   const std::string checkpoints = (std::filesystem::path(m_config.outputDir) / "checkpoints").string();
   const std::string folder = checkpointFolder(checkpoints, m_position.step);
-  writeCheckpoint(folder, checkpointData());
-  pruneCheckpoints(checkpoints, m_config.train.keepLast);
+  if (!m_options.distributed || m_options.distributed->rank() == 0) {
+    writeCheckpoint(folder, checkpointData());
+    pruneCheckpoints(checkpoints, m_config.train.keepLast);
+  }
+  // Data parallel: rank 0 alone writes; every rank leaves once the checkpoint is complete.
+  if (m_options.distributed) m_options.distributed->barrier();
   m_lastCheckpoint = folder;
   log(LogLevel::Info, "checkpoint saved: " + folder);
   return folder;
@@ -504,6 +554,7 @@ Trainer::StepOutcome Trainer::trainStep(const std::vector<std::vector<std::size_
   std::vector<Batch> batches;
   std::int64_t counted = 0; // the loss's denominator over the whole step: tokens (rows) that count
   for (const auto& rows : microBatches) {
+    if (rows.empty()) continue; // data parallel: this rank's share of a short last batch
     batches.push_back(collate(m_train, rows));
     const Batch& b = batches.back();
     out.tokens += b.tokenCount;
@@ -516,6 +567,11 @@ Trainer::StepOutcome Trainer::trainStep(const std::vector<std::vector<std::size_
         for (std::int64_t col = 1; col < b.columns; ++col) counted += b.labels[static_cast<std::size_t>(r * b.columns + col)] != kIgnoreIndex;
       }
     }
+  }
+  if (m_options.distributed) {
+    // The loss is a mean over the global batch: every rank divides by the tokens of all ranks,
+    // so the summed gradients equal one process's on the whole batch.
+    counted = static_cast<std::int64_t>(m_options.distributed->allReduceSum({static_cast<double>(counted)})[0]);
   }
   if (counted == 0) counted = 1;
   double lossSum = 0.0;
@@ -558,6 +614,12 @@ Trainer::StepOutcome Trainer::trainStep(const std::vector<std::vector<std::size_
     }
     lossSum += loss.item<double>();
     sampleMemory(false);
+  }
+  if (m_options.distributed) {
+    allReduceGradients();
+    const std::vector<double> sums = m_options.distributed->allReduceSum({lossSum, static_cast<double>(out.tokens)});
+    lossSum = sums[0];
+    out.tokens = static_cast<std::int64_t>(sums[1]);
   }
   out.loss = lossSum / static_cast<double>(counted);
   if (m_lossScaler.enabled() && !std::isfinite(out.loss)) {
@@ -868,20 +930,25 @@ TrainResult Trainer::run() {
         while (m_observer->shouldPause() && !m_observer->shouldStop()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
         setState(TrainerState::Running);
       }
-      const bool stopRequested = m_observer && m_observer->shouldStop();
+      bool stopRequested = m_observer && m_observer->shouldStop();
+      if (m_options.distributed) {
+        // A stop asked of any rank stops all of them at the same step.
+        stopRequested = m_options.distributed->allReduceSum({stopRequested ? 1.0 : 0.0})[0] > 0.0;
+      }
       if (stopRequested || (m_options.stopAfterStep > 0 && m_position.step >= m_options.stopAfterStep)) {
         saveCheckpoint();
         return finish(TrainerState::Stopped, "stopped at step " + std::to_string(m_position.step) + "; resume from " + m_lastCheckpoint);
       }
       if (orderEpoch != m_position.epoch) {
-        order = batchOrder(m_train.rows.size(), static_cast<std::size_t>(t.batchSize), true, t.seed,
+        order = batchOrder(m_train.rows.size(), static_cast<std::size_t>(t.batchSize * worldSize()), true, t.seed,
                            static_cast<std::uint64_t>(m_position.epoch));
         orderEpoch = m_position.epoch;
       }
       const auto begin = static_cast<std::size_t>(m_position.batchInEpoch);
       const std::size_t end = std::min(order.size(), begin + static_cast<std::size_t>(t.gradAccumulation));
-      const std::vector<std::vector<std::size_t>> group(order.begin() + static_cast<std::ptrdiff_t>(begin),
-                                                        order.begin() + static_cast<std::ptrdiff_t>(end));
+      std::vector<std::vector<std::size_t>> group(order.begin() + static_cast<std::ptrdiff_t>(begin),
+                                                  order.begin() + static_cast<std::ptrdiff_t>(end));
+      for (auto& rows : group) rows = shardOf(rows); // data parallel: this rank's rows
       const auto started = Clock::now();
       const StepOutcome outcome = trainStep(group);
       if (!outcome.finite) {

@@ -23,6 +23,7 @@
 
 namespace lorafa {
 
+class DistributedContext;
 class MemoryMonitor;
 class RunStore;
 
@@ -36,6 +37,10 @@ struct TrainerOptions {
   /// Evaluate the untrained model at step 0 (the baseline every later evaluation is compared to).
   /// Off only where a study reads the final evaluation alone.
   bool baselineEvaluation = true;
+  /// Data parallel (distributed/DistributedContext.h): this rank trains its share of every global
+  /// batch (train.batch_size rows of batch_size × world size), trainable gradients are summed over
+  /// the ranks before clipping and AdamW, and only rank 0 writes checkpoints. Null: one process.
+  std::shared_ptr<DistributedContext> distributed;
 };
 
 /// One training run (DESIGN §2, conventions 3 and 6): setup → (resume) → train → checkpoint.
@@ -98,6 +103,11 @@ private:
   double learningRateAt(std::int64_t stepIndex) const;
   void optimizerStep(double learningRate);
   void projectLoraFaGradients();
+  /// Data parallel: sums the trainable gradients over the ranks (undefined ones count as zeros).
+  void allReduceGradients();
+  std::int64_t worldSize() const;
+  /// Data parallel: this rank's rows of a global batch (train.batch_size rows at rank × batch_size).
+  std::vector<std::size_t> shardOf(const std::vector<std::size_t>& globalBatch) const;
   CheckpointData checkpointData() const;
   void setState(TrainerState state, const std::string& message = {});
   void log(LogLevel level, const std::string& message);

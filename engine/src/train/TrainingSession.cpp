@@ -1,5 +1,8 @@
 #include "lorafa/TrainingSession.h"
 
+#include "distributed/DistributedContext.h"
+#include "lorafa/Distributed.h"
+
 #include "train/Checkpoint.h"
 #include "train/Trainer.h"
 
@@ -38,6 +41,16 @@ std::unique_ptr<TrainingSession> TrainingSession::create(const RunConfig& config
   TrainerOptions options;
   options.store = store;
   options.runId = runId;
+  return std::make_unique<TrainerSession>(config, observer, options);
+}
+
+std::unique_ptr<TrainingSession> createDistributedSession(const RunConfig& config, TrainerObserver* observer,
+                                                          const DistributedConfig& distributed, RunStore* store,
+                                                          std::int64_t runId) {
+  TrainerOptions options;
+  options.store = store;
+  options.runId = runId;
+  if (distributed.enabled()) options.distributed = std::make_shared<DistributedContext>(distributed);
   return std::make_unique<TrainerSession>(config, observer, options);
 }
 
