@@ -111,10 +111,11 @@ protected:
   static std::string fixtures() { return LORAFA_FIXTURES_DIR; }
 
   /// LoRA-FA r4 without dropout (dropout draws per process: two ranks cannot draw one process's masks).
-  fs::path writeConfig(const std::string& name, int batchSize, int steps, int saveEvery) const {
+  fs::path writeConfig(const std::string& name, int batchSize, int steps, int saveEvery,
+                       const std::string& method = "lora-fa") const {
     const fs::path path = m_root / (name + ".yaml");
     std::ofstream(path) << "model: model\ntokenizer: " << fixtures() << "/tokenizers/gpt2\noutput_dir: out-" << name
-                        << "\nmethod: lora-fa\ndataset:\n  path: " << fixtures() << "/data/alpaca.jsonl\n  validation_fraction: 0.2\n"
+                        << "\nmethod: " << method << "\ndataset:\n  path: " << fixtures() << "/data/alpaca.jsonl\n  validation_fraction: 0.2\n"
                         << "adapter:\n  rank: 4\n  alpha: 8\n  dropout: 0.0\n  targets: c_attn,c_fc\n"
                         << "optim:\n  lr: 5.0e-3\n  weight_decay: 0.01\n  schedule: cosine\n  warmup_steps: 1\n"
                         << "train:\n  max_steps: " << steps << "\n  batch_size: " << batchSize << "\n  max_seq_len: 64\n"
@@ -253,6 +254,30 @@ TEST_F(DistributedTrainTest, KilledRankEndsTheOtherWithAClearErrorAndResumeFinis
   ASSERT_FALSE(losses.empty());
   EXPECT_EQ(losses.front().step, killedAt + 1);
   EXPECT_EQ(losses.back().step, steps);
+}
+
+// What the all-reduce really sends, per method, on the tiny GPT-2 (one step, 2 ranks): exactly the
+// fp32 gradients of the tensors the checkpoint holds as trainable (full: all; LoRA: A and B; LoRA-FA: B).
+TEST_F(DistributedTrainTest, EachMethodAllReducesExactlyItsTrainableGradients) {
+  for (const std::string method : {"full", "lora", "lora-fa"}) {
+    const fs::path config = writeConfig("bytes-" + method, 2, 1, 0, method);
+    const fs::path log = m_root / ("bytes-" + method + ".log");
+    ASSERT_EQ(runCli({"train", config.string(), "--store", (m_root / (method + ".db")).string(), "--nproc", "2"}, log), 0)
+        << readText(log);
+    const auto weights = SafetensorsFile::open((m_root / ("out-bytes-" + method) / "checkpoints/step-00000001/weights.safetensors").string());
+    std::int64_t trainable = 0;
+    for (const auto& info : weights->tensors()) {
+      const bool a = info.name.find(".lora_A") != std::string::npos, b = info.name.find(".lora_B") != std::string::npos;
+      if (method == "full" || b || (method == "lora" && a)) trainable += weights->load(info.name).numel();
+    }
+    const std::string text = readText(log);
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(text, m, std::regex("data parallel: ([0-9]+) bytes of gradients all-reduced per step in ([0-9]+) bucket")))
+        << text;
+    EXPECT_EQ(std::stoll(m[1].str()), 4 * trainable) << method;
+    std::cout << "tiny GPT-2 (n_embd 32, 2 layers, r 4, c_attn,c_fc), " << method << ": measured " << m[1].str()
+              << " bytes per step in " << m[2].str() << " bucket(s); 4 x " << trainable << " trainable = " << 4 * trainable << "\n";
+  }
 }
 
 } // namespace
