@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <sstream>
 
 namespace fs = std::filesystem;
@@ -55,12 +56,14 @@ ExportVerification compare(const std::vector<at::Tensor>& reference, const std::
   // fp32 reassociation (x·(W + sBA)ᵀ against x·Wᵀ + s·(x·Aᵀ)·Bᵀ) moves logits by a few ulps of
   // their size: the tolerance scales with the largest logit.
   v.tolerance = 1e-5 * std::max(1.0, v.maxAbsLogit);
-  v.withinTolerance = v.maxAbsLogitDiff <= v.tolerance;
+  v.withinTolerance = v.maxAbsLogitDiff <= v.tolerance; // false for NaN
   std::string note = what + " re-loaded from disk against the trained model in memory, on " +
                      std::to_string(v.prompts) +
                      " fixed prompts: max |Δlogit| = " + number(v.maxAbsLogitDiff) + " (largest |logit| " +
                      number(v.maxAbsLogit) + ", fp32 tolerance " + number(v.tolerance) + ")";
-  if (!v.withinTolerance && (storedDtype == "BF16" || storedDtype == "F16")) {
+  if (!std::isfinite(v.maxAbsLogitDiff)) {
+    note += ". BEYOND TOLERANCE: NaN or infinite logits (in the export or the trained model); do not use it";
+  } else if (!v.withinTolerance && (storedDtype == "BF16" || storedDtype == "F16")) {
     v.lowPrecisionRounding = true;
     note += ". Beyond the fp32 tolerance as expected: the base is stored in " + storedDtype +
             ", so the merged weights W + s·B·A are rounded to " + storedDtype +
@@ -73,6 +76,21 @@ ExportVerification compare(const std::vector<at::Tensor>& reference, const std::
     note += ": the export reproduces the trained model";
   }
   v.note = note;
+  return v;
+}
+
+// The export is in place but could not be re-loaded or compared: a failed verification (the
+// caller reports the files as written and the export as not to be trusted), not an exception
+// that would read as "nothing was written".
+ExportVerification failedVerification(const std::string& what, std::size_t prompts,
+                                      const std::string& error) {
+  ExportVerification v;
+  v.done = true;
+  v.prompts = static_cast<std::int64_t>(prompts);
+  v.maxAbsLogitDiff = std::numeric_limits<double>::quiet_NaN();
+  v.withinTolerance = false;
+  v.note = "BEYOND TOLERANCE: the export was written, but re-loading the " + what +
+           " to verify it failed: " + error + "; do not use it";
   return v;
 }
 
@@ -125,14 +143,23 @@ std::string modelCard(const TrainedRunModel& run, const PeftAdapterInfo& info, c
   return card.str();
 }
 
+// A target that is a file can never be replaced (--force would not help); a non-empty folder
+// needs force. Both are known before the model is loaded.
+void refuseEarly(const std::string& target, bool force) {
+  std::error_code ec;
+  if (fs::exists(target, ec) && !fs::is_directory(target, ec)) {
+    throw ExportError(target + ": exists and is not a folder; choose a folder");
+  }
+  if (!force && needsForce(target)) {
+    throw ExportError(target + ": the folder is not empty; confirm replacing its content (--force)");
+  }
+}
+
 } // namespace
 
 ExportResult exportRun(const RunConfig& config, const ExportOptions& options, ExportObserver* observer) {
-  // Refuse a non-empty folder before spending time on loading (StagedFolder checks again).
-  if (!options.force && needsForce(options.targetDir)) {
-    throw ExportError(options.targetDir +
-                      ": the folder is not empty; confirm replacing its content (--force)");
-  }
+  // Refuse before spending time on loading (StagedFolder checks again).
+  refuseEarly(options.targetDir, options.force);
   std::string checkpoint = options.checkpointDir;
   if (checkpoint.empty()) {
     const auto latest = latestCheckpointIn(config.outputDir);
@@ -200,28 +227,29 @@ ExportResult exportRun(const RunConfig& config, const ExportOptions& options, Ex
   run.model.reset(); // the reference logits are all verification needs from it
   if (options.verify) {
     progress(observer, "verifying: re-loading the export", 0.85);
-    std::vector<at::Tensor> reloaded;
-    if (options.kind == ExportKind::Adapter) {
-      auto base = loadRunBase(run);
-      applyPeftAdapter(*base, loadPeftAdapter(result.directory), c.adapter.method);
-      reloaded = promptLogits(*base, prompts);
-    } else {
-      auto merged = loadModel(result.directory, at::TensorOptions().dtype(at::kFloat));
-      reloaded = promptLogits(*merged, prompts);
+    const std::string what =
+        options.kind == ExportKind::Adapter ? "base + exported adapter" : "merged checkpoint";
+    try {
+      std::vector<at::Tensor> reloaded;
+      if (options.kind == ExportKind::Adapter) {
+        auto base = loadRunBase(run);
+        applyPeftAdapter(*base, loadPeftAdapter(result.directory), c.adapter.method);
+        reloaded = promptLogits(*base, prompts);
+      } else {
+        auto merged = loadModel(result.directory, at::TensorOptions().dtype(at::kFloat));
+        reloaded = promptLogits(*merged, prompts);
+      }
+      result.verification = compare(reference, reloaded, what, storedDtype);
+    } catch (const std::exception& e) {
+      result.verification = failedVerification(what, reference.size(), e.what());
     }
-    result.verification = compare(
-        reference, reloaded,
-        options.kind == ExportKind::Adapter ? "base + exported adapter" : "merged checkpoint", storedDtype);
   }
   progress(observer, "done", 1.0);
   return result;
 }
 
 ExportResult mergePeftAdapter(const AdapterMergeOptions& options, ExportObserver* observer) {
-  if (!options.force && needsForce(options.targetDir)) {
-    throw ExportError(options.targetDir +
-                      ": the folder is not empty; confirm replacing its content (--force)");
-  }
+  refuseEarly(options.targetDir, options.force);
   progress(observer, "reading adapter " + options.adapterDir, 0.05);
   const PeftAdapterFolder adapter = loadPeftAdapter(options.adapterDir);
   const std::string baseDir = options.baseModelDir.empty() ? adapter.summary.baseModel : options.baseModelDir;
@@ -264,9 +292,13 @@ ExportResult mergePeftAdapter(const AdapterMergeOptions& options, ExportObserver
   model.reset();
   if (options.verify) {
     progress(observer, "verifying: re-loading the merged checkpoint", 0.85);
-    auto merged = loadModel(result.directory, at::TensorOptions().dtype(at::kFloat));
-    result.verification =
-        compare(reference, promptLogits(*merged, prompts), "merged checkpoint", storedDtype);
+    try {
+      auto merged = loadModel(result.directory, at::TensorOptions().dtype(at::kFloat));
+      result.verification =
+          compare(reference, promptLogits(*merged, prompts), "merged checkpoint", storedDtype);
+    } catch (const std::exception& e) {
+      result.verification = failedVerification("merged checkpoint", reference.size(), e.what());
+    }
   }
   progress(observer, "done", 1.0);
   return result;

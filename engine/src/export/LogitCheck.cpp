@@ -8,6 +8,8 @@
 #include <c10/core/GradMode.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <stdexcept>
 
 namespace lorafa {
@@ -98,7 +100,14 @@ double maxAbsDifference(const std::vector<at::Tensor>& a, const std::vector<at::
     if (!a[i].sizes().equals(b[i].sizes())) {
       throw std::runtime_error("the re-loaded export gives logits of another shape than the trained model");
     }
-    worst = std::max(worst, (a[i].to(at::kDouble) - b[i].to(at::kDouble)).abs().max().item<double>());
+    // A NaN or infinite logit on either side is a difference, never "no difference": std::max
+    // would drop a NaN (NaN < x is false), so it is carried over explicitly.
+    const double d = (a[i].to(at::kDouble) - b[i].to(at::kDouble)).abs().max().item<double>();
+    if (std::isnan(d) || std::isnan(worst)) {
+      worst = std::numeric_limits<double>::quiet_NaN();
+    } else {
+      worst = std::max(worst, d);
+    }
     largest = std::max(largest, a[i].abs().max().item<double>());
   }
   if (maxAbs != nullptr) *maxAbs = largest;

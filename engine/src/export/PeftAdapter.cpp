@@ -459,6 +459,7 @@ void writePeftAdapter(const LanguageModel& model, const PeftAdapterInfo& info, c
   }
   std::map<std::string, std::string> metadata = info.metadata;
   metadata["format"] = "pt";
+  metadata["lora_init"] = toString(info.adapter.init);
   writeSafetensors((fs::path(directory) / kPeftWeightsFile).string(), tensors, metadata);
 
   // PEFT writes its config with sort_keys=True; nlohmann::json keeps keys sorted too.
@@ -479,11 +480,11 @@ void writePeftAdapter(const LanguageModel& model, const PeftAdapterInfo& info, c
   c["target_modules"] = peftTargetModules(model, info.adaptedModules);
   c["fan_in_fan_out"] = info.fanInFanOut;
   c["bias"] = "none";
-  switch (info.adapter.init) {
-  case LoraInit::KaimingUniform: c["init_lora_weights"] = true; break;
-  case LoraInit::Gaussian: c["init_lora_weights"] = "gaussian"; break;
-  case LoraInit::Orthogonal: c["init_lora_weights"] = "orthogonal"; break;
-  }
+  // init_lora_weights only says how PEFT draws A and B before the file's weights replace them.
+  // "orthogonal" is unknown to PEFT before 0.17 (PeftModel.from_pretrained raises "Unknown
+  // initialization"), so it is written as PEFT's default; __metadata__ keeps the real init.
+  c["init_lora_weights"] =
+      info.adapter.init == LoraInit::Gaussian ? nlohmann::json("gaussian") : nlohmann::json(true);
   c["modules_to_save"] =
       info.modulesToSave.empty() ? nlohmann::json(nullptr) : nlohmann::json(info.modulesToSave);
   c["layers_to_transform"] = nullptr;

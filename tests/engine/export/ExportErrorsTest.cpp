@@ -12,8 +12,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <utility>
 
 namespace fs = std::filesystem;
 
@@ -211,6 +214,18 @@ TEST_F(ExportErrors, UnwritableTargetAndTheRunsOwnFoldersAreRefused) {
     EXPECT_NE(std::string(e.what()).find("a-file"), std::string::npos) << e.what();
   }
   EXPECT_EQ(entries(m_tmp.path()), (std::vector<std::string>{"a-file", "run"}));
+  // The target itself a file: not "not empty, use --force" (force cannot help), with or without force.
+  options.targetDir = m_tmp / "a-file";
+  for (const bool force : {false, true}) {
+    options.force = force;
+    try {
+      exportRun(m_config, options);
+      ADD_FAILURE() << "a file was accepted as the target";
+    } catch (const ExportError& e) {
+      EXPECT_NE(std::string(e.what()).find("is not a folder"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(entries(m_tmp.path()), (std::vector<std::string>{"a-file", "run"}));
 
   options.force = true;
   for (const std::string& guarded : {m_config.modelPath, (m_tmp / "run/checkpoints"), (m_tmp / "run")}) {
@@ -223,6 +238,54 @@ TEST_F(ExportErrors, UnwritableTargetAndTheRunsOwnFoldersAreRefused) {
   options.targetDir = m_tmp / "run/export";
   options.force = false;
   EXPECT_NO_THROW(exportRun(m_config, options));
+}
+
+// Calls `atVerify` once, when the export is in place and about to be re-loaded.
+class BeforeVerification : public ExportObserver {
+public:
+  explicit BeforeVerification(std::function<void()> atVerify) : m_atVerify(std::move(atVerify)) {}
+  void onProgress(const std::string& message, double) override {
+    if (message.rfind("verifying", 0) == 0 && m_atVerify) std::exchange(m_atVerify, nullptr)();
+  }
+
+private:
+  std::function<void()> m_atVerify;
+};
+
+// The files on disk are what is verified: an export whose weights turn to NaN, or that can no
+// longer be read, between writing and re-loading fails its verification. It is reported as
+// written (the folder is in place) and not to be trusted, never as "reproduces the model".
+TEST_F(ExportErrors, AnExportBrokenBeforeItsReloadFailsVerification) {
+  const std::string nanDir = m_tmp / "nan";
+  BeforeVerification poison([&] {
+    rewriteTensors(nanDir, [](std::vector<std::pair<std::string, at::Tensor>>& tensors) {
+      for (auto& [name, value] : tensors) {
+        if (name.find("lora_B") != std::string::npos) value = value.clone().fill_(std::nan(""));
+      }
+    });
+  });
+  ExportOptions options;
+  options.targetDir = nanDir;
+  const ExportResult nan = exportRun(m_config, options, &poison);
+  EXPECT_TRUE(nan.verification.done);
+  EXPECT_FALSE(nan.verification.withinTolerance) << nan.verification.note;
+  EXPECT_FALSE(nan.verification.lowPrecisionRounding);
+  EXPECT_TRUE(std::isnan(nan.verification.maxAbsLogitDiff)) << nan.verification.maxAbsLogitDiff;
+  EXPECT_NE(nan.verification.note.find("NaN"), std::string::npos) << nan.verification.note;
+
+  const std::string cutDir = m_tmp / "cut";
+  BeforeVerification cut([&] { fs::resize_file(cutDir + "/adapter_model.safetensors", 16); });
+  options.targetDir = cutDir;
+  ExportResult truncated;
+  ASSERT_NO_THROW(truncated = exportRun(m_config, options, &cut));
+  EXPECT_EQ(truncated.files,
+            (std::vector<std::string>{"README.md", "adapter_config.json", "adapter_model.safetensors"}));
+  EXPECT_TRUE(truncated.verification.done);
+  EXPECT_FALSE(truncated.verification.withinTolerance);
+  EXPECT_NE(truncated.verification.note.find("was written, but re-loading"), std::string::npos)
+      << truncated.verification.note;
+  EXPECT_NE(truncated.verification.note.find("adapter_model.safetensors"), std::string::npos)
+      << truncated.verification.note;
 }
 
 TEST(ExportErrorsNoCheckpoint, ARunWithoutCheckpointIsAnError) {

@@ -189,6 +189,25 @@ TEST(PeftFormat, TargetModulesAreFullPathsWhenLeafNamesWouldSelectMore) {
   }
 }
 
+// init_lora_weights is what PEFT draws before loading the file's A and B: "orthogonal" is
+// unknown to PEFT before 0.17 (loading raises), so an orthogonal A is written as PEFT's default
+// and the real init is kept in __metadata__.
+TEST(PeftFormat, OrthogonalInitLoadsInEveryPeftVersion) {
+  TempDir tmp("lorafa-peft-orthogonal");
+  RunConfig config = test::fixtureRunConfig(test::fixtureModel("llama"), tmp / "run", "q_proj");
+  config.adapter.init = LoraInit::Orthogonal;
+  test::trainAndCheckpoint(config, ModelConfig::fromFile(config.modelPath + "/config.json"),
+                           test::fixtureInputs("llama"), 1);
+  ExportOptions options;
+  options.targetDir = tmp / "adapter";
+  const ExportResult result = exportRun(config, options);
+  EXPECT_LE(result.verification.maxAbsLogitDiff, 1e-6) << result.verification.note;
+  const nlohmann::json c = readJson(result.directory + "/adapter_config.json");
+  EXPECT_EQ(c["init_lora_weights"], true);
+  const nlohmann::json h = rawHeader(result.directory + "/adapter_model.safetensors");
+  EXPECT_EQ(h["__metadata__"]["lora_init"], "orthogonal");
+}
+
 TEST(MergedFormat, SameNamesDtypesAndConfigAsTheBaseAndShardsWithAnIndex) {
   TempDir tmp("lorafa-merged-format");
   const RunConfig config =
