@@ -225,7 +225,7 @@ int launchRanks(int argc, char** argv, const LaunchOptions& options, std::ostrea
         if (pids[i] != done) continue;
         statuses[i] = status;
         --running;
-        const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        const bool ok = WIFEXITED(status) && (WEXITSTATUS(status) == kExitOk || WEXITSTATUS(status) == kExitStopped);
         if (!ok && firstFailure.empty()) {
           firstFailure = "rank " + std::to_string(options.nodeRank * nproc + static_cast<int>(i)) + " (pid " +
                          std::to_string(done) + ") " + describeStatus(status);
@@ -245,7 +245,12 @@ int launchRanks(int argc, char** argv, const LaunchOptions& options, std::ostrea
   }
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
-  if (firstFailure.empty()) return kExitOk;
+  if (firstFailure.empty()) {
+    for (const int s : statuses) {
+      if (WEXITSTATUS(s) == kExitStopped) return kExitStopped; // stopped by Ctrl-C / SIGTERM after a checkpoint
+    }
+    return kExitOk;
+  }
   err << "lorafa: error: data-parallel run failed: " << firstFailure << "; ";
   for (std::size_t i = 0; i < pids.size(); ++i) {
     err << "rank " << options.nodeRank * nproc + static_cast<int>(i) << " " << describeStatus(statuses[i])

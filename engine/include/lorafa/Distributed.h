@@ -21,6 +21,7 @@ class TrainingSession;
 struct DistributedConfig {
   int rank = 0;
   int worldSize = 1;
+  int localRank = 0; ///< index on this node: picks the CUDA device when train.device is cuda or auto
   std::string masterAddr = "127.0.0.1";
   int masterPort = 29500;
   /// Seconds a rank waits for the others (rendezvous, each all-reduce, barrier) before failing.

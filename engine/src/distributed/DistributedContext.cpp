@@ -45,6 +45,7 @@ DistributedConfig distributedConfigFromEnvironment() {
   DistributedConfig c;
   c.worldSize = std::max(1, envInt("LORAFA_WORLD_SIZE", 1));
   c.rank = envInt("LORAFA_RANK", 0);
+  c.localRank = envInt("LORAFA_LOCAL_RANK", c.rank);
   if (c.rank >= c.worldSize) {
     throw std::invalid_argument("LORAFA_RANK=" + std::to_string(c.rank) + " is not below LORAFA_WORLD_SIZE=" +
                                 std::to_string(c.worldSize));

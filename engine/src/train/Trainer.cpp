@@ -169,6 +169,11 @@ void Trainer::setup() {
   setState(TrainerState::Preparing);
   const RunConfig& c = m_config;
   m_device = resolveDevice(c.train.device);
+  if (m_options.distributed && m_device.is_cuda() && (c.train.device == "cuda" || c.train.device == "auto")) {
+    // Data parallel on one node: one device per local rank (cuda:N given explicitly is kept).
+    const auto count = static_cast<int>(torch::cuda::device_count());
+    m_device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(m_options.distributed->config().localRank % count));
+  }
   if (c.train.precision == Precision::Fp16 && !m_device.is_cuda()) {
     // RunConfig already refuses fp16 with device cpu; this is device auto without a GPU.
     throw std::invalid_argument("train.precision: fp16 needs a CUDA device (LibTorch's CPU autocast does bf16 only), "

@@ -256,6 +256,32 @@ TEST_F(DistributedTrainTest, KilledRankEndsTheOtherWithAClearErrorAndResumeFinis
   EXPECT_EQ(losses.back().step, steps);
 }
 
+// SIGTERM to the launcher (as Ctrl-C reaches every rank): the ranks agree on one step, rank 0 writes
+// the checkpoint and every process exits with 3 (stopped), resumable.
+TEST_F(DistributedTrainTest, SigtermStopsEveryRankAtOneStepWithACheckpoint) {
+  const fs::path config = writeConfig("stopped", 2, 200, 0);
+  const fs::path db = m_root / "stopped.db";
+  const fs::path logPath = m_root / "stopped.log";
+  pid_t launcher = 0;
+  runCli({"train", config.string(), "--store", db.string(), "--nproc", "2"}, logPath, &launcher);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
+  while (readText(logPath).find("step 2/200") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(::kill(launcher, SIGTERM), 0);
+  int status = 0;
+  waitpid(launcher, &status, 0);
+  const std::string log = readText(logPath);
+  ASSERT_TRUE(WIFEXITED(status)) << log;
+  EXPECT_EQ(WEXITSTATUS(status), 3) << log;
+  const std::int64_t stoppedAt = latestStep(m_root / "out-stopped" / "checkpoints");
+  EXPECT_GE(stoppedAt, 2) << log;
+  EXPECT_LT(stoppedAt, 200) << log;
+  RunStore store(db.string());
+  EXPECT_EQ(store.run(1)->status, RunStatus::Stopped) << store.run(1)->message;
+  EXPECT_EQ(log.find("data-parallel run failed"), std::string::npos) << log;
+}
+
 // What the all-reduce really sends, per method, on the tiny GPT-2 (one step, 2 ranks): exactly the
 // fp32 gradients of the tensors the checkpoint holds as trainable (full: all; LoRA: A and B; LoRA-FA: B).
 TEST_F(DistributedTrainTest, EachMethodAllReducesExactlyItsTrainableGradients) {
