@@ -49,7 +49,10 @@ MainWindow::MainWindow(const EngineInfo& info, StudioPaths paths, QWidget* paren
   auto* splitter = new QSplitter(this);
   splitter->addWidget(m_pageList);
   splitter->addWidget(m_pages);
+  splitter->setStretchFactor(0, 0);
   splitter->setStretchFactor(1, 1);
+  splitter->setCollapsible(0, false);
+  splitter->setSizes({m_pageList->maximumWidth(), 10000}); // the list no wider than its maximum
   setCentralWidget(splitter);
 
   addPage(new ModelPage(m_context, this), tr("Model"));

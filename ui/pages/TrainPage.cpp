@@ -574,8 +574,11 @@ void TrainPage::sampleProcessMemory() {
 }
 
 void TrainPage::onState(TrainerState state, const QString& message) {
-  m_stateText = QString::fromLatin1(toString(state));
-  appendLog(message.isEmpty() ? tr("state: %1").arg(m_stateText) : tr("state: %1 (%2)").arg(m_stateText, message));
+  const QString text = QString::fromLatin1(toString(state));
+  // The trainer reports "running" again after every step; the log keeps only changes.
+  if (text != m_stateText || !message.isEmpty())
+    appendLog(message.isEmpty() ? tr("state: %1").arg(text) : tr("state: %1 (%2)").arg(text, message));
+  m_stateText = text;
   if (state == TrainerState::Paused) m_etaLabel->setText(tr("paused"));
   updateLiveLabel();
   updateControls();
