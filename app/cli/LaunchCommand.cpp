@@ -120,9 +120,24 @@ int storedLocalWorldSize(const std::string& storePath, std::int64_t runId) {
   return local > 1 ? local : 0;
 }
 
-void recordDistributedLayout(const std::string& outputDir, const DistributedConfig& distributed) {
+void recordDistributedLayout(const std::string& outputDir, const DistributedConfig& distributed, bool resumed,
+                             std::ostream& err) {
   const std::filesystem::path file = std::filesystem::path(outputDir) / "distributed.json";
   std::error_code ec;
+  if (resumed) {
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string s = text.str();
+    const auto at = s.find("\"world_size\":");
+    const int before = at == std::string::npos ? 1 : std::atoi(s.c_str() + at + 13);
+    if (before != distributed.worldSize) {
+      err << "lorafa: warning: the checkpoint was trained by " << before << " process(es), this run has "
+          << distributed.worldSize << ": the global batch changes from batch_size x " << before << " to batch_size x "
+          << distributed.worldSize << " and the rest of this epoch's data order differs (resume with --nproc " << before
+          << " to continue exactly)" << std::endl;
+    }
+  }
   if (!distributed.enabled()) {
     std::filesystem::remove(file, ec);
     return;

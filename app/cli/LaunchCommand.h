@@ -41,8 +41,11 @@ int storedLocalWorldSize(const std::string& storePath, std::int64_t runId);
 int launchRanks(int argc, char** argv, const LaunchOptions& options, std::ostream& err);
 
 /// Rank 0 records the layout of a data-parallel run in output_dir/distributed.json (resume
-/// relaunches as many processes); a single-process run removes a stale one.
-void recordDistributedLayout(const std::string& outputDir, const DistributedConfig& distributed);
+/// relaunches as many processes); a single-process run removes a stale one. A resumed run whose
+/// world size differs from the checkpoint's gets a warning on `err`: its global batch and the rest
+/// of the epoch's data order change.
+void recordDistributedLayout(const std::string& outputDir, const DistributedConfig& distributed, bool resumed,
+                             std::ostream& err);
 
 /// A rank other than 0: trains its shard silently (errors go to `err`), writes nothing.
 int runFollowerRank(const RunConfig& config, bool resume, const DistributedConfig& distributed, std::ostream& err);

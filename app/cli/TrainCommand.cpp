@@ -164,7 +164,7 @@ int train(const RunConfig& config, const std::string& storePath, const std::opti
   run.resumedFrom = resumedFrom;
   runId = store.createRun(run);
   session->setRunStore(&store, runId);
-  recordDistributedLayout(config.outputDir, distributed);
+  recordDistributedLayout(config.outputDir, distributed, resumedFrom.has_value(), err);
   if (checkpoint) {
     try {
       session->resumeFrom(*checkpoint);

@@ -194,6 +194,13 @@ TEST_F(DistributedTrainTest, TwoProcessesMatchOneProcessWithTheSameGlobalBatch) 
       EXPECT_NEAR(values[i].value, reference[i].value, 1e-4 * std::abs(reference[i].value)) << metric << " at step " << i + 1;
     }
   }
+
+  // Resuming the one-process run on 2 ranks is allowed, with a warning that the global batch changes.
+  ASSERT_EQ(runCli({"resume", "1", "--store", (m_root / "single.db").string(), "--nproc", "2"}, m_root / "resume.log"), 0)
+      << readText(m_root / "resume.log");
+  EXPECT_NE(readText(m_root / "resume.log").find("warning: the checkpoint was trained by 1 process(es), this run has 2"),
+            std::string::npos)
+      << readText(m_root / "resume.log");
 }
 
 TEST_F(DistributedTrainTest, KilledRankEndsTheOtherWithAClearErrorAndResumeFinishes) {
@@ -245,6 +252,7 @@ TEST_F(DistributedTrainTest, KilledRankEndsTheOtherWithAClearErrorAndResumeFinis
   const std::string resumed = readText(m_root / "resume.log");
   EXPECT_NE(resumed.find("data parallel: rank 0 of 2"), std::string::npos) << resumed;
   EXPECT_NE(resumed.find("resumed from"), std::string::npos) << resumed;
+  EXPECT_EQ(resumed.find("warning: the checkpoint was trained by"), std::string::npos) << resumed;
   EXPECT_EQ(latestStep(checkpoints), steps);
   RunStore store(db.string());
   ASSERT_TRUE(store.run(2));
