@@ -16,6 +16,7 @@
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QSpinBox>
+#include <QThreadPool>
 #include <QTreeWidget>
 #include <QtTest/QtTest>
 
@@ -304,6 +305,23 @@ TEST(MethodPage, OrthogonalInitNeedsRankWithinTheTargetsInFeatures) {
     c.adapter.init = LoraInit::KaimingUniform;
   });
   EXPECT_EQ(errorOf(page, "rankError"), "");
+}
+
+// A draft whose model folder is cleared while the previous one is being read: the page is not
+// left waiting for the dropped read.
+TEST(MethodPage, ClearingTheModelWhileReadingLeavesThePageIdle) {
+  Studio studio;
+  MethodPage page(studio.context);
+  ASSERT_TRUE(QTest::qWaitFor([&] { return !page.isReadingModel(); }, 20000));
+  studio.context.draft->edit([](RunConfig& c) { c.modelPath = kLlama.toStdString(); });
+  ASSERT_TRUE(page.isReadingModel());
+  studio.context.draft->edit([](RunConfig& c) { c.modelPath.clear(); });
+  EXPECT_FALSE(page.isReadingModel());
+  QSignalSpy read(&page, &MethodPage::modelRead);
+  QThreadPool::globalInstance()->waitForDone();
+  QCoreApplication::processEvents();
+  EXPECT_FALSE(page.isReadingModel());
+  EXPECT_EQ(read.count(), 0) << "the dropped read was applied";
 }
 
 TEST(MethodPage, EveryInputOnTheModelAndMethodPagesHasATooltip) {

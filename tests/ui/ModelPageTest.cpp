@@ -21,6 +21,7 @@
 #include <QSpinBox>
 #include <QStyle>
 #include <QStyleOptionViewItem>
+#include <QThreadPool>
 #include <QTreeWidget>
 #include <QtTest/QtTest>
 
@@ -433,6 +434,25 @@ TEST(ModelPage, LoraFaCountOnTheDemoIsWhatTheEngineTrains) {
   ASSERT_TRUE(
       QTest::qWaitFor([&] { return !page->isInspecting() && page->inspection().has_value(); }, 20000));
   EXPECT_EQ(trainableShown(*page), engineTrainable);
+}
+
+// Clearing the folder while another is being read: the page is idle at once (nothing waits for
+// the dropped inspection), and that inspection, when it ends, changes nothing.
+TEST(ModelPage, AnEmptyFolderWhileReadingLeavesThePageIdle) {
+  Studio studio;
+  std::unique_ptr<ModelPage> page(openPage(studio, kLlama));
+  page->openModel(kLlama);
+  ASSERT_TRUE(page->isInspecting());
+  page->openModel(QString());
+  EXPECT_FALSE(page->isInspecting());
+  EXPECT_FALSE(page->inspection().has_value());
+  EXPECT_TRUE(text(*page, "modelError").contains("No model folder"))
+      << text(*page, "modelError").toStdString();
+  QThreadPool::globalInstance()->waitForDone();
+  QCoreApplication::processEvents();
+  EXPECT_FALSE(page->isInspecting());
+  EXPECT_FALSE(page->inspection().has_value()) << "the dropped inspection was applied";
+  EXPECT_EQ(text(*page, "familyValue"), "—");
 }
 
 TEST(ModelPage, FollowsADraftLoadedElsewhere) {

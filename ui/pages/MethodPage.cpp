@@ -423,7 +423,10 @@ void MethodPage::readModel(const QString& directory) {
   m_modelPath = directory;
   m_modelLinears.reset();
   const int request = ++m_modelRequest;
-  if (directory.isEmpty()) return;
+  if (directory.isEmpty()) {
+    m_readingModel = false; // a read still running is dropped when it finishes
+    return;
+  }
   m_readingModel = true;
   auto* watcher = new QFutureWatcher<std::optional<std::vector<LinearModuleInfo>>>(this);
   connect(watcher, &QFutureWatcher<std::optional<std::vector<LinearModuleInfo>>>::finished, this,

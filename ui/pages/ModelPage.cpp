@@ -212,6 +212,7 @@ void ModelPage::openModel(const QString& directory) {
   if (m_pathEdit->text() != directory) m_pathEdit->setText(directory);
   const int request = ++m_request;
   if (directory.isEmpty()) {
+    m_inspecting = false; // an inspection still running is dropped when it finishes
     Result empty;
     empty.error = tr("No model folder given: choose one with Browse… or use the demo model.");
     applyResult(directory, empty);
