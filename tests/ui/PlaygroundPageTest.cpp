@@ -6,6 +6,7 @@
 #include "StudioTestSupport.h"
 #include "TrainingController.h"
 #include "pages/PlaygroundPage.h"
+#include "widgets/RunInference.h"
 
 #include "lorafa/RunConfig.h"
 #include "lorafa/RunStore.h"
@@ -241,4 +242,30 @@ TEST_F(PlaygroundPageTest, KeepsTheLastChoicesForTheNextStart) {
   EXPECT_EQ(again.findChild<QPlainTextEdit*>("promptEdit")->toPlainText(), "Let there be light");
   ASSERT_TRUE(QTest::qWaitFor([&] { return combo->currentData().toLongLong() == s_trained; }, kStoreWaitMs))
       << combo->currentText().toStdString();
+}
+
+// The "base model" of a run that started from an imported PEFT adapter (adapter.init_from) is the
+// model without that adapter: the same text as the plain model of full fine-tuning settings, and
+// the import folder need not exist any more (here it never did: setup() would refuse it).
+TEST(RunInference, TheBaseOfARunStartedFromAnImportedAdapterIsThePlainModel) {
+  lorafa::ui::testing::app(); // finds the bundled resources
+  QTemporaryDir dir;
+  GenerationRequest imported;
+  imported.runId = 7;
+  imported.config = demoRun(dir.filePath("imported"), "imported", 2e-2);
+  imported.config.adapterInitFrom = dir.filePath("no-such-peft-adapter").toStdString();
+  imported.prompt = "And God said unto Moses,";
+  imported.maxNewTokens = 6;
+  GenerationRequest plain = imported;
+  plain.runId = 0;
+  plain.config.adapterInitFrom.clear();
+  plain.config.adapter.method = TrainMethod::Full;
+  RunInference inference;
+  const GenerationResult fromImported = inference.generate(imported);
+  ASSERT_TRUE(fromImported.error.isEmpty()) << fromImported.error.toStdString();
+  EXPECT_FALSE(fromImported.hasAdapter);
+  ASSERT_FALSE(fromImported.base.isEmpty());
+  const GenerationResult fromPlain = inference.generate(plain);
+  ASSERT_TRUE(fromPlain.error.isEmpty()) << fromPlain.error.toStdString();
+  EXPECT_EQ(fromImported.base, fromPlain.base);
 }

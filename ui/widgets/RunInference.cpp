@@ -51,6 +51,10 @@ TrainingSession& RunInference::session(const std::string& key, const RunConfig& 
   if (it != m_sessions.end()) return *it->second;
   RunConfig inference = config;
   inference.eval.generateMaxExamples = 0; // setup needs no generation cases for the playground
+  // The base model is the model without any adapter: a run that started from an imported PEFT
+  // adapter (adapter.init_from) would otherwise show that adapter as the base. The checkpoint
+  // holds the adapter's A and B, so only the base drops it.
+  if (checkpoint.empty()) inference.adapterInitFrom.clear();
   std::unique_ptr<TrainingSession> created = TrainingSession::create(inference, nullptr);
   created->setup();
   if (!checkpoint.empty()) created->resumeFrom(checkpoint);

@@ -37,11 +37,12 @@ struct GenerationResult {
 };
 
 /// Generates with a run's base model and with its trained adapter, side by side, on the calling
-/// (worker) thread. The base is the run's configuration after setup() without a checkpoint: for
-/// LoRA and LoRA-FA its adapters are untrained (B = 0), so it computes exactly the base model; for
-/// full fine-tuning it is the model folder's weights. The adapter is the same after resumeFrom()
-/// of the checkpoint. Both sessions are kept for the next prompt of the same run (others are
-/// dropped, so at most one run's pair is in memory). Call from one thread at a time.
+/// (worker) thread. The base is the run's configuration after setup() without a checkpoint (and
+/// without adapter.init_from): for LoRA and LoRA-FA its adapters are untrained (B = 0), so it
+/// computes exactly the base model; for full fine-tuning it is the model folder's weights. The
+/// adapter is the same after resumeFrom() of the checkpoint. Both sessions are kept for the next
+/// prompt of the same run (others are dropped, so at most one run's pair is in memory). Call from
+/// one thread at a time.
 class RunInference {
 public:
   RunInference();
