@@ -12,11 +12,14 @@
 #include "lorafa/TrainingSession.h"
 
 #include "widgets/RunCurvesPlot.h"
+#include "widgets/RunStoreAccess.h"
 
 #include <QDir>
+#include <QFile>
 #include <QFileInfo>
 #include <QHeaderView>
 #include <QInputDialog>
+#include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
 #include <QPlainTextEdit>
@@ -28,6 +31,9 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace lorafa;
 using namespace lorafa::ui;
@@ -523,4 +529,111 @@ TEST(RunsPage, KeepsTheFilterAndTheSortForTheNextStart) {
   EXPECT_EQ(again.table->horizontalHeader()->sortIndicatorOrder(), Qt::AscendingOrder);
   ASSERT_TRUE(QTest::qWaitFor([&] { return again.rows() == 3; }, kWaitMs));
   EXPECT_EQ(again.order(), "gamma,alpha,beta");
+}
+
+TEST(RunsPage, AReadErrorIsShownAndClearedOnceTheStoreReadsAgain) {
+  Studio studio;
+  auto writeFile = [](const QString& path, const QByteArray& bytes) {
+    QFile file(path);
+    return file.open(QIODevice::WriteOnly | QIODevice::Truncate) && file.write(bytes) == bytes.size();
+  };
+  ASSERT_TRUE(
+      writeFile(studio.paths.runStorePath, QByteArray("this is not an SQLite database\n").repeated(64)));
+  ShownPage shown(studio);
+  ASSERT_TRUE(shown.valid());
+  auto* message = shown.page.findChild<QLabel*>("runsMessage");
+  ASSERT_NE(message, nullptr);
+  ASSERT_TRUE(
+      QTest::qWaitFor([&] { return message->text().startsWith("Cannot read the run history"); }, kWaitMs))
+      << message->text().toStdString();
+  EXPECT_TRUE(message->text().contains(QFileInfo(studio.paths.runStorePath).fileName()))
+      << message->text().toStdString();
+  EXPECT_EQ(shown.rows(), 0);
+  // The file is replaced by a good store: the next refresh lists its run and drops the error.
+  ASSERT_TRUE(QFile::remove(studio.paths.runStorePath));
+  {
+    RunStore store(studio.paths.runStorePath.toStdString());
+    writeRun(store,
+             {"alpha", configFor("alpha", studio.dir.filePath("out-alpha"), TrainMethod::LoraFa, 8, 2e-4),
+              RunStatus::Completed, kMiB, 1, 1, std::nullopt});
+  }
+  shown.page.refresh();
+  ASSERT_TRUE(QTest::qWaitFor([&] { return shown.rows() == 1; }, kWaitMs));
+  EXPECT_TRUE(message->text().isEmpty()) << message->text().toStdString();
+}
+
+// `lorafa train` killed (or out of memory) while the Studio is open: its run must not stay
+// "running" — undeletable, its duration growing — until the Studio restarts.
+TEST(RunsPage, ARunWhoseProcessDiedBecomesInterruptedWithoutARestart) {
+  Studio studio;
+  writeThreeRuns(studio);
+  // The other process, forked before the page starts any thread of its own: it records a running
+  // run, reports it, and dies without finishing it when told to.
+  int started[2], die[2];
+  ASSERT_EQ(::pipe(started), 0);
+  ASSERT_EQ(::pipe(die), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(started[0]);
+    ::close(die[1]);
+    qint64 id = 0;
+    {
+      RunStore store(studio.paths.runStorePath.toStdString());
+      const RunConfig c = configFor("killed", studio.dir.filePath("out-k"), TrainMethod::LoraFa, 4, 2e-4);
+      id = store.createRun({"killed", "lora-fa", c.modelPath, c.dataset.path, toJson(c), c.outputDir, {}});
+      store.startRun(id);
+    }
+    char byte = 0;
+    const bool told = ::write(started[1], &byte, 1) == 1 && ::read(die[0], &byte, 1) >= 0;
+    ::_exit(told ? 0 : 1); // no destructors, no finishRun: as a kill would leave it
+  }
+  ::close(started[1]);
+  ::close(die[0]);
+  char byte = 0;
+  ASSERT_EQ(::read(started[0], &byte, 1), 1);
+  ShownPage shown(studio);
+  ASSERT_TRUE(shown.valid());
+  auto killedStatus = [&] {
+    const int row = shown.rowNamed("killed");
+    return row < 0 ? QString() : shown.cell(row, RunTableModel::Status);
+  };
+  // While its process lives, it is running (and keeps its record).
+  ASSERT_TRUE(QTest::qWaitFor([&] { return killedStatus() == "running"; }, kWaitMs));
+  shown.clickRow(shown.rowNamed("killed"));
+  EXPECT_FALSE(shown.button("deleteButton")->isEnabled());
+  ASSERT_EQ(::write(die[1], &byte, 1), 1);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  // A reopen of the store finds its process gone (within the reopen interval and a refresh or two).
+  ASSERT_TRUE(QTest::qWaitFor([&] { return killedStatus() == "interrupted"; },
+                              RunStoreAccess::kReopenWhileRunningMs + 60000))
+      << killedStatus().toStdString();
+  EXPECT_TRUE(shown.button("deleteButton")->isEnabled());
+  ::close(started[0]);
+  ::close(die[1]);
+}
+
+TEST(RunsPage, RenamingARunDeletedMeanwhileSaysItFailed) {
+  Studio studio;
+  const ThreeRuns ids = writeThreeRuns(studio);
+  ShownPage shown(studio);
+  ASSERT_TRUE(shown.valid());
+  ASSERT_TRUE(QTest::qWaitFor([&] { return shown.rows() == 3; }, kWaitMs));
+  shown.clickRow(shown.rowNamed("beta"));
+  QTest::mouseClick(shown.button("renameButton"), Qt::LeftButton);
+  QInputDialog* dialog = nullptr;
+  ASSERT_TRUE(QTest::qWaitFor(
+      [&] { return (dialog = shown.page.findChild<QInputDialog*>("renameDialog")) != nullptr; }, kWaitMs));
+  RunStore(studio.paths.runStorePath.toStdString()).deleteRun(ids.beta); // `lorafa runs delete`
+  dialog->setTextValue("beta again");
+  dialog->accept();
+  auto* message = shown.page.findChild<QLabel*>("runsMessage");
+  ASSERT_NE(message, nullptr);
+  ASSERT_TRUE(QTest::qWaitFor([&] { return !message->text().isEmpty(); }, kWaitMs));
+  EXPECT_TRUE(message->text().startsWith(QString("Could not rename run %1: ").arg(ids.beta)))
+      << message->text().toStdString();
+  EXPECT_FALSE(message->text().contains("Renamed")) << message->text().toStdString();
+  ASSERT_TRUE(QTest::qWaitFor([&] { return shown.rows() == 2; }, kWaitMs));
 }

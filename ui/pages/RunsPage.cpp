@@ -299,9 +299,13 @@ void RunsPage::refresh() {
 void RunsPage::applySnapshot(const Snapshot& snapshot) {
   if (!snapshot.error.isEmpty()) {
     m_message->setText(tr("Cannot read the run history: %1").arg(snapshot.error));
+    m_readFailed = true;
     return;
   }
-  m_loaded = true;
+  if (m_readFailed) {
+    m_readFailed = false; // the store reads again: the error no longer applies
+    m_message->clear();
+  }
   m_model->setRuns(snapshot.rows);
   if (!m_pendingSelection.isEmpty()) {
     QItemSelection add;
@@ -428,12 +432,13 @@ void RunsPage::updateActions() {
   }
 }
 
-void RunsPage::runInStore(const QString& what, std::function<void()> change) {
+void RunsPage::runInStore(const QString& done, const QString& failed, std::function<void()> change) {
   auto* watcher = new QFutureWatcher<QString>(this);
-  connect(watcher, &QFutureWatcher<QString>::finished, this, [this, watcher, what] {
+  connect(watcher, &QFutureWatcher<QString>::finished, this, [this, watcher, done, failed] {
     watcher->deleteLater();
     const QString error = watcher->result();
-    m_message->setText(error.isEmpty() ? what : tr("%1 failed: %2").arg(what, error));
+    m_message->setText(error.isEmpty() ? done : tr("%1: %2").arg(failed, error));
+    m_readFailed = false; // this message is not a read error for a good read to clear
     refresh();
   });
   watcher->setFuture(QtConcurrent::run(&m_pool, [change = std::move(change)]() -> QString {
@@ -462,9 +467,10 @@ void RunsPage::renameSelected() {
       m_message->setText(tr("A run's name cannot be empty; run %1 keeps its name.").arg(id));
       return;
     }
-    runInStore(tr("Renamed run %1 to “%2”.").arg(id).arg(name), [store = m_store, id, name] {
-      store->modify([&](RunStore& s) { s.renameRun(id, name.toStdString()); });
-    });
+    runInStore(tr("Renamed run %1 to “%2”.").arg(id).arg(name), tr("Could not rename run %1").arg(id),
+               [store = m_store, id, name] {
+                 store->modify([&](RunStore& s) { s.renameRun(id, name.toStdString()); });
+               });
   });
   dialog->open();
 }
@@ -491,6 +497,7 @@ void RunsPage::deleteSelected() {
   connect(box, &QMessageBox::buttonClicked, this, [this, box, ids](QAbstractButton* button) {
     if (box->standardButton(button) != QMessageBox::Yes) return;
     runInStore(tr("Deleted %n run(s) from the history.", nullptr, static_cast<int>(ids.size())),
+               tr("Could not delete every selected run (the table shows what is left)"),
                [store = m_store, ids] {
                  store->modify([&](RunStore& s) {
                    for (qint64 id : ids)

@@ -58,7 +58,8 @@ private:
   void selectionChanged();
   void updateActions();
   void showConfigDiff();
-  void runInStore(const QString& what, std::function<void()> change);
+  /// Runs `change` on the store thread; the message says `done`, or `failed` with the error.
+  void runInStore(const QString& done, const QString& failed, std::function<void()> change);
   void renameSelected();
   void deleteSelected();
   void resumeSelected();
@@ -90,7 +91,7 @@ private:
   bool m_refreshing = false;
   bool m_refreshAgain = false;
   QSet<qint64> m_pendingSelection;
-  bool m_loaded = false;
+  bool m_readFailed = false; ///< the message shows a read error, cleared by the next good read
 };
 
 } // namespace lorafa::ui

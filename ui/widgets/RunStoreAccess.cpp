@@ -22,7 +22,10 @@ RunStoreAccess::RunStoreAccess(QString path) : m_path(std::move(path)) {}
 RunStoreAccess::~RunStoreAccess() = default;
 
 RunStore& RunStoreAccess::store() {
-  if (!m_store) m_store = std::make_unique<RunStore>(m_path.toStdString());
+  if (!m_store) {
+    m_store = std::make_unique<RunStore>(m_path.toStdString());
+    m_openedAtMs = QDateTime::currentMSecsSinceEpoch();
+  }
   return *m_store;
 }
 
@@ -41,7 +44,9 @@ QVector<RunRow> RunStoreAccess::rows() {
   RunStore& s = store();
   const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
   QVector<RunRow> rows;
+  bool anyRunning = false;
   for (const RunInfo& info : s.listRuns()) {
+    anyRunning = anyRunning || info.status == RunStatus::Running;
     RunRow r;
     r.id = info.id;
     r.name = QString::fromStdString(info.name);
@@ -88,6 +93,10 @@ QVector<RunRow> RunStoreAccess::rows() {
     r.checkpoint = checkpointOf(r.outputDir);
     rows.push_back(std::move(r));
   }
+  // Opening the store marks runs whose process died (a CLI run killed, or out of memory) as
+  // interrupted; an open connection never looks again. While something is listed as running,
+  // reopen now and then, so such a run does not stay "running" (undeletable) until a restart.
+  if (anyRunning && nowMs - m_openedAtMs >= kReopenWhileRunningMs) m_store.reset();
   return rows;
 }
 

@@ -27,6 +27,9 @@ namespace lorafa::ui {
 /// a while on a big history.
 class RunStoreAccess {
 public:
+  /// While a run is listed as running, the store is opened again after this long (see rows()).
+  static constexpr qint64 kReopenWhileRunningMs = 10000;
+
   explicit RunStoreAccess(QString path);
   ~RunStoreAccess();
 
@@ -57,6 +60,7 @@ private:
   QString m_path;
   std::mutex m_mutex;
   std::unique_ptr<RunStore> m_store;
+  qint64 m_openedAtMs = 0;
   QHash<qint64, ParsedConfig> m_parsed;
 };
 
