@@ -179,6 +179,17 @@ TEST(ExportPage, AFailedExportSaysWhyAndWritesNothing) {
   EXPECT_TRUE(status.startsWith("Export failed:")) << status.toStdString();
   EXPECT_TRUE(status.contains("a-file")) << status.toStdString();
   EXPECT_EQ(QDir(dir.path()).entryList(QDir::NoDotAndDotDot | QDir::AllEntries).filter("a-file").size(), 1);
+
+  // The file itself as the target: no "replace its content?" question (nothing would let it be
+  // replaced), the export's own reason instead, and the file is untouched.
+  page.findChild<QLineEdit*>("exportTargetEdit")->setText(dir.filePath("a-file"));
+  QTest::mouseClick(page.findChild<QPushButton*>("exportButton"), Qt::LeftButton);
+  EXPECT_EQ(page.findChild<QMessageBox*>("confirmReplaceBox"), nullptr);
+  ASSERT_TRUE(finished.wait(kTimeoutMs));
+  EXPECT_FALSE(finished.takeFirst().at(0).toBool());
+  const QString fileStatus = page.findChild<QLabel*>("exportStatus")->text();
+  EXPECT_TRUE(fileStatus.contains("is not a folder")) << fileStatus.toStdString();
+  EXPECT_TRUE(QFileInfo(dir.filePath("a-file")).isFile());
 }
 
 } // namespace

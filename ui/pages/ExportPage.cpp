@@ -223,7 +223,9 @@ void ExportPage::startExport() {
     m_context.settings->setPageValue(kTargetKey, target);
     m_context.settings->setPageValue(kKindKey, options.kind == ExportKind::Merged ? "merged" : "adapter");
   }
-  if (!needsForce(options.targetDir)) {
+  // A file in the way is refused by the export itself (with its reason); only a non-empty
+  // folder asks.
+  if (!needsForce(options.targetDir) || !QFileInfo(target).isDir()) {
     launch(run, options);
     return;
   }
