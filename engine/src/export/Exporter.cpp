@@ -13,6 +13,7 @@
 #include "models/ModelFactory.h"
 
 #include <c10/core/GradMode.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -108,10 +109,27 @@ std::string autoClassFor(const std::string& taskType) {
   return "AutoModelForCausalLM";
 }
 
+// A Markdown table cell: a "|" or a line break in a run name or path would end the cell or row.
+std::string cell(const std::string& text) {
+  std::string out;
+  for (const char ch : text) {
+    if (ch == '|') {
+      out += "\\|";
+    } else if (ch == '\n' || ch == '\r') {
+      out += ' ';
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 std::string modelCard(const TrainedRunModel& run, const PeftAdapterInfo& info, const ExportOptions& options) {
   const RunConfig& c = run.config;
   std::ostringstream card;
-  card << "---\nbase_model: " << c.modelPath << "\nlibrary_name: peft\ntags:\n- lora\n";
+  // A YAML double-quoted scalar (JSON's string syntax): a path with ": " or "#" stays one value.
+  card << "---\nbase_model: " << nlohmann::json(c.modelPath).dump()
+       << "\nlibrary_name: peft\ntags:\n- lora\n";
   if (c.adapter.method == TrainMethod::LoraFa) card << "- lora-fa\n";
   card << "- lorafa-studio\n---\n\n";
   const std::string name = c.name.empty() ? fs::path(c.outputDir).filename().string() : c.name;
@@ -131,15 +149,16 @@ std::string modelCard(const TrainedRunModel& run, const PeftAdapterInfo& info, c
        << "| lora_alpha | " << c.adapter.alpha << " |\n"
        << "| scaling | " << c.adapter.scaling() << (c.adapter.useRslora ? " (rsLoRA)" : "") << " |\n"
        << "| adapted modules | " << info.adaptedModules.size() << " |\n"
-       << "| dataset | " << c.dataset.path << " |\n"
+       << "| dataset | " << cell(c.dataset.path) << " |\n"
        << "| learning rate | " << c.optim.learningRate << " |\n"
        << "| max sequence length | " << c.train.maxSeqLen << " |\n"
        << "| seed | " << c.train.seed << " |\n";
   for (const auto& [key, value] : options.runDetails)
-    card << "| " << key << " | " << value << " |\n";
+    card << "| " << cell(key) << " | " << cell(value) << " |\n";
   card << "\n## Use with PEFT\n\n```python\nfrom peft import PeftModel\nfrom transformers import "
-       << autoClassFor(info.taskType) << "\n\nbase = " << autoClassFor(info.taskType) << ".from_pretrained(\""
-       << c.modelPath << "\")\nmodel = PeftModel.from_pretrained(base, \"<this folder>\")\n```\n";
+       << autoClassFor(info.taskType) << "\n\nbase = " << autoClassFor(info.taskType) << ".from_pretrained("
+       << nlohmann::json(c.modelPath).dump()
+       << ")\nmodel = PeftModel.from_pretrained(base, \"<this folder>\")\n```\n";
   return card.str();
 }
 

@@ -57,7 +57,7 @@ std::string exportAdapter(const TempDir& tmp, const std::string& fixture, const 
                            test::fixtureInputs(fixture), 1);
   ExportOptions options;
   options.targetDir = tmp / "adapter";
-  options.runDetails = {{"run_id", "7"}, {"final_eval_loss", "1.25"}};
+  options.runDetails = {{"run_id", "7"}, {"final_eval_loss", "1.25"}, {"run_name", "fox|dog\nsecond line"}};
   return exportRun(config, options).directory;
 }
 
@@ -123,6 +123,10 @@ TEST(PeftFormat, LlamaAdapterConfigAndKeysAreWhatPeftWrites) {
   EXPECT_EQ(text.rfind("---\nbase_model: ", 0), 0u) << text.substr(0, 80);
   EXPECT_NE(text.find("library_name: peft"), std::string::npos);
   EXPECT_NE(text.find("PeftModel.from_pretrained"), std::string::npos);
+  // base_model is one quoted YAML scalar; a "|" or line break in a run detail stays in its cell.
+  EXPECT_NE(text.find("\nbase_model: \"" + test::fixtureModel("llama") + "\"\n"), std::string::npos)
+      << text.substr(0, 200);
+  EXPECT_NE(text.find("\n| run_name | fox\\|dog second line |\n"), std::string::npos) << text;
 }
 
 TEST(PeftFormat, Gpt2Conv1DIsFanInFanOutWithLinearShapedFactors) {
