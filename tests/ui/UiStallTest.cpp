@@ -49,8 +49,7 @@ double measureStall(int nice) {
   QTemporaryDir dir;
   MainWindow window(queryEngineInfo(), temporaryPaths(dir));
   window.context().controller->setTrainingNice(nice);
-  RunConfig config = tinyDemoConfig(window.context().paths, 8);
-  config.train.batchSize = 4;
+  RunConfig config = tinyDemoConfig(window.context().paths, 12);
   window.context().draft->setConfig(config);
   window.showPage("trainPage");
   window.show();
