@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git clang-format
-  libtorch-dev libopenblas0-pthread
+  libtorch-dev libopenblas0-pthread libgloo-dev
   qt6-base-dev qt6-base-dev-tools libqcustomplot-dev
   libsqlite3-dev
   libgtest-dev libgmock-dev

@@ -5,6 +5,7 @@
 //  - SIGKILL of rank 1 ends rank 0 with a clear error (no hang), and `lorafa resume` (which
 //    relaunches two processes from the run's distributed.json) finishes the run.
 #include "io/SafetensorsFile.h"
+#include "lorafa/Distributed.h"
 #include "lorafa/RunStore.h"
 #include "lorafa/Tokenizer.h"
 #include "models/ModelConfig.h"
@@ -98,6 +99,7 @@ pid_t rankPid(pid_t launcher, int rank) {
 class DistributedTrainTest : public ::testing::Test {
 protected:
   void SetUp() override {
+    if (!distributedTrainingAvailable()) GTEST_SKIP() << "this build has no Gloo (Debian: libgloo-dev): no multi-process run";
     m_root = fs::temp_directory_path() / ("lorafa-dist-" + std::to_string(std::random_device{}()));
     fs::create_directories(m_root);
     const auto tokenizer = Tokenizer::load(fixtures() + "/tokenizers/gpt2");
@@ -107,7 +109,9 @@ protected:
     initializeRandom(*model, 3);
     saveModelCheckpoint(*model, (m_root / "model").string());
   }
-  void TearDown() override { fs::remove_all(m_root); }
+  void TearDown() override {
+    if (!m_root.empty()) fs::remove_all(m_root);
+  }
   static std::string fixtures() { return LORAFA_FIXTURES_DIR; }
 
   /// LoRA-FA r4 without dropout (dropout draws per process: two ranks cannot draw one process's masks).
