@@ -659,3 +659,24 @@ TEST(DataPage, TheTemplateComesFromTheTokenizerOrIsNotUsedByAnEncoderDecoder) {
   EXPECT_EQ(segments[1].toMap().value("text").toString(), "Bonjour.");
   EXPECT_TRUE(segments[1].toMap().value("trained").toBool());
 }
+
+TEST(DataPage, PreviewShowsTheStartOfAHugeFieldNotAllOfIt) {
+  app();
+  // One record with a 3-million-character answer: the delegate must not lay all of it out.
+  ExamplePreview row;
+  row.segments.push_back(PreviewSegment{"Question: what is long?\n", false});
+  row.segments.push_back(PreviewSegment{std::string(3'000'000, 'x'), true});
+  std::vector<ExamplePreview> rows;
+  rows.push_back(row);
+  DatasetPreviewModel model;
+  model.setRows(std::move(rows), /*tokenized=*/false);
+  const QVariantList segments =
+      model.index(0, DatasetPreviewModel::TextColumn).data(DatasetPreviewModel::SegmentsRole).toList();
+  ASSERT_EQ(segments.size(), 2);
+  EXPECT_EQ(segments[0].toMap().value("text").toString(), "Question: what is long?\n");
+  const QString shown = segments[1].toMap().value("text").toString();
+  EXPECT_LE(shown.size(), 2001);
+  EXPECT_TRUE(shown.startsWith(QString(100, 'x')));
+  EXPECT_TRUE(shown.endsWith(QChar(0x2026))) << "a cut piece ends with an ellipsis";
+  EXPECT_TRUE(segments[1].toMap().value("trained").toBool());
+}

@@ -89,6 +89,7 @@ RunsPage::RunsPage(StudioContext& context, QWidget* parent)
   m_proxy->setFilterRole(RunTableModel::kFilterRole);
   m_proxy->setFilterKeyColumn(RunTableModel::Name);
   m_proxy->setFilterCaseSensitivity(Qt::CaseInsensitive);
+  m_proxy->setSortCaseSensitivity(Qt::CaseInsensitive);
   m_proxy->setDynamicSortFilter(true);
 
   m_filter = new QLineEdit(this);

@@ -19,6 +19,19 @@ QString plainText(const ExamplePreview& row) {
 DatasetPreviewModel::DatasetPreviewModel(QObject* parent) : QAbstractTableModel(parent) {}
 
 void DatasetPreviewModel::setRows(std::vector<ExamplePreview> rows, bool tokenized) {
+  // A record with a multi-megabyte field would be laid out in full by the delegate on the UI
+  // thread: the preview shows the start of each piece (the counts still cover all of it).
+  constexpr int kMaxSegmentChars = 2000;
+  for (ExamplePreview& row : rows) {
+    for (PreviewSegment& segment : row.segments) {
+      if (segment.text.size() <= static_cast<std::size_t>(kMaxSegmentChars)) continue;
+      QString text = QString::fromStdString(segment.text);
+      if (text.size() <= kMaxSegmentChars) continue;
+      int cut = kMaxSegmentChars;
+      if (text.at(cut - 1).isHighSurrogate()) --cut;
+      segment.text = text.left(cut).toStdString() + "\u2026";
+    }
+  }
   beginResetModel();
   m_rows = std::move(rows);
   m_tokenized = tokenized;
