@@ -165,7 +165,10 @@ void RunStore::Impl::enqueue(Pending item) {
   checkWriter();
   queue.push_back(std::move(item));
   ++enqueued;
-  if (queue.size() >= kBatchRows) wake.notify_one();
+  // The first row of a batch wakes the writer, which then gathers for kBatchDelay; without it a
+  // trickle of rows (one metric per step, a few memory samples a second) would wait for a full
+  // batch, and readers (the studio's Runs page, `lorafa runs show`) would see a live run stand still.
+  if (queue.size() == 1 || queue.size() >= kBatchRows) wake.notify_one();
 }
 
 void RunStore::Impl::writeBatch(std::deque<Pending>& batch) {

@@ -164,6 +164,24 @@ TEST_F(RunStoreTest, ManyMetricsAreBatchedAndAllCommittedByFlush) {
   EXPECT_EQ(store.run(id)->lastStep, 19999);
 }
 
+TEST_F(RunStoreTest, AFewRowsBecomeVisibleToOtherConnectionsWithoutAFlush) {
+  // A live run appends one metric per step: readers must see it soon, not after 512 rows.
+  RunStore store(db());
+  const std::int64_t id = store.createRun(sampleRun("live"));
+  store.appendMetrics(id, {{1, "train/loss", 2.5}});
+  store.appendMemory(id, MemoryPoint{1000, 1, 4096, 0, 0});
+  RawDb raw(db());
+  const std::string where = " WHERE run_id = " + std::to_string(id);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline &&
+         (raw.text("SELECT count(*) FROM metrics" + where) != "1" ||
+          raw.text("SELECT count(*) FROM memory_samples" + where) != "1")) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(raw.text("SELECT count(*) FROM metrics" + where), "1");
+  EXPECT_EQ(raw.text("SELECT count(*) FROM memory_samples" + where), "1");
+}
+
 TEST_F(RunStoreTest, DeleteRemovesTheRunAndItsRows) {
   RunStore store(db());
   const std::int64_t keep = store.createRun(sampleRun("keep"));
