@@ -11,7 +11,7 @@
 #include "lorafa/RunStore.h"
 #include "lorafa/TrainingSession.h"
 
-#include "widgets/RunCurvesPlot.h"
+#include "widgets/QCustomPlotInclude.h"
 #include "widgets/RunStoreAccess.h"
 
 #include <QDir>

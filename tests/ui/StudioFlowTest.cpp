@@ -5,7 +5,7 @@
 #include "RunDraft.h"
 #include "StudioTestSupport.h"
 #include "TrainingController.h"
-#include "widgets/LivePlot.h"
+#include "widgets/QCustomPlotInclude.h"
 #include "widgets/RunTableModel.h"
 
 #include <QComboBox>
@@ -155,7 +155,9 @@ TEST(StudioFlow, DemoRunStopFindCompareAndAnInvalidRank) {
     return runsLoss->graph(0)->dataCount() > 0 && runsLoss->graph(1)->dataCount() > 0;
   };
   EXPECT_TRUE(QTest::qWaitFor(overlaid, 10000)) << "runsLossPlot has " << runsLoss->graphCount() << " graphs";
-  if (runsLoss->graphCount() == 2) EXPECT_NE(runsLoss->graph(0)->pen().color(), runsLoss->graph(1)->pen().color());
+  if (runsLoss->graphCount() == 2) {
+    EXPECT_NE(runsLoss->graph(0)->pen().color(), runsLoss->graph(1)->pen().color());
+  }
 
   // An invalid rank disables Start and says why.
   window.showPage("methodPage");

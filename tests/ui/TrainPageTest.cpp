@@ -4,7 +4,7 @@
 #include "StudioTestSupport.h"
 #include "TrainingController.h"
 #include "pages/TrainPage.h"
-#include "widgets/LivePlot.h"
+#include "widgets/QCustomPlotInclude.h"
 
 #include "lorafa/RunStore.h"
 

@@ -5,7 +5,7 @@
 #include "TrainingController.h"
 #include "widgets/TrainTwinRun.h"
 
-#include "widgets/LivePlot.h"
+#include "widgets/QCustomPlotInclude.h"
 
 #include <QDateTime>
 #include <QFile>

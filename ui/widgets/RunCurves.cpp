@@ -1,6 +1,6 @@
 #include "RunCurves.h"
 
-#include "RunCurvesPlot.h"
+#include "QCustomPlotInclude.h"
 
 #include <QEvent>
 #include <QHBoxLayout>

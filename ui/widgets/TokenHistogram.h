@@ -2,7 +2,7 @@
 
 #include "lorafa/DatasetStatistics.h"
 
-#include "TokenHistogramPlot.h"
+#include "QCustomPlotInclude.h"
 
 #include <cstdint>
 

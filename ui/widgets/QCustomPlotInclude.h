@@ -1,9 +1,9 @@
 #pragma once
-// qcustomplot.h for the Train page's live plots and their tests. The header is written with Qt's
-// keyword macros (signals, slots, emit, foreach), which lorafa_ui turns off (QT_NO_KEYWORDS);
+// The one place the UI includes qcustomplot.h. The header is written with Qt's keyword macros
+// (signals, slots, emit, foreach), which lorafa_ui turns off (QT_NO_KEYWORDS, CONVENTIONS 4);
 // they are defined around it, and only there.
 #if defined(QT_NO_KEYWORDS) && !defined(signals)
-#define LORAFA_LIVE_PLOT_KEYWORDS
+#define LORAFA_QCUSTOMPLOT_KEYWORDS
 #define signals Q_SIGNALS
 #define slots Q_SLOTS
 #define emit Q_EMIT
@@ -12,10 +12,10 @@
 
 #include <qcustomplot.h>
 
-#ifdef LORAFA_LIVE_PLOT_KEYWORDS
+#ifdef LORAFA_QCUSTOMPLOT_KEYWORDS
 #undef signals
 #undef slots
 #undef emit
 #undef foreach
-#undef LORAFA_LIVE_PLOT_KEYWORDS
+#undef LORAFA_QCUSTOMPLOT_KEYWORDS
 #endif
