@@ -116,8 +116,12 @@ int main(int argc, char** argv) {
   screenshots.setFlags(QCommandLineOption::HiddenFromHelp);
   QCommandLineOption screenshotSteps("screenshot-steps", "Training steps before the screenshots (default 3).", "N", "3");
   screenshotSteps.setFlags(QCommandLineOption::HiddenFromHelp);
+  QCommandLineOption smokeTest("smoke-test",
+                               "Start, load the preselected configuration, report what was found and quit "
+                               "(exit status 1 when the bundled resources are missing or it cannot start).");
   parser.addOption(screenshots);
   parser.addOption(screenshotSteps);
+  parser.addOption(smokeTest);
   parser.process(app);
 
   lorafa::CpuMemoryTracker::instance().install();
@@ -127,5 +131,18 @@ int main(int argc, char** argv) {
   if (parser.isSet(screenshots)) window.resize(1360, 860);
   window.show();
   if (parser.isSet(screenshots)) takeScreenshots(window, parser.value(screenshots), parser.value(screenshotSteps).toInt());
+  if (parser.isSet(smokeTest)) {
+    // Pages inspect the model and read the dataset in the background: give them a few seconds.
+    QTimer::singleShot(5000, &window, [&window] {
+      const lorafa::ui::StudioContext& context = window.context();
+      const lorafa::RunConfig& config = context.draft->config();
+      std::printf("resources: %s\nmodel: %s\ndataset: %s\nstart: %s\n",
+                  context.paths.resourcesDir.isEmpty() ? "not found" : qPrintable(context.paths.resourcesDir),
+                  config.modelPath.c_str(), config.dataset.path.c_str(),
+                  context.draft->canStart() ? "ready" : qPrintable(context.draft->firstProblem()));
+      std::fflush(stdout);
+      QCoreApplication::exit(!context.paths.resourcesDir.isEmpty() && context.draft->canStart() ? 0 : 1);
+    });
+  }
   return QApplication::exec();
 }
