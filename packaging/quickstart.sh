@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's two Quick start commands:
 #   bash packaging/quickstart.sh run    install dependencies, build, start the studio
-#   bash packaging/quickstart.sh test   install dependencies, build, run the whole test suite
+#   bash packaging/quickstart.sh test   install dependencies, build, run the whole test suite, then
+#                                       build, install and check the Debian package
 # Environment: BUILD_DIR (default build), JOBS (default: all cores), LORAFA_BUILD_GUI (ON|OFF).
 set -euo pipefail
 
@@ -40,8 +41,9 @@ case "$1" in
   test)
     build
     bash "$root/packaging/fetch-test-assets.sh"
-    cd "$build_dir"
-    exec ctest --output-on-failure --parallel "$jobs" --timeout 900
+    (cd "$build_dir" && ctest --output-on-failure --parallel "$jobs" --timeout 900)
+    # The Debian package as a user installs it (packaging/README.md); needs root or sudo.
+    bash "$root/packaging/test-deb.sh" "$build_dir"
     ;;
   *)
     usage
