@@ -11,6 +11,9 @@
 #include <QApplication>
 #include <QStandardPaths>
 #include <QTemporaryDir>
+#include <QThreadPool>
+
+#include <cstdlib>
 
 namespace lorafa::ui::testing {
 
@@ -23,7 +26,13 @@ inline QApplication& app() {
     // As lorafa-studio's main() does: live CPU memory needs the tracker before any tensor exists.
     CpuMemoryTracker::instance().install();
     configureComputeThreads();
-    return new QApplication(argc, argv);
+    auto* application = new QApplication(argc, argv);
+    // The application is never destroyed, so nothing would wait for the pages' background work
+    // (model inspection, dataset analysis) still running in the global pool when a test process
+    // exits; it then raced the static destructors (heap corruption at exit, seen in CI). The
+    // studio's own QApplication waits for the pool in its destructor; this does the same.
+    std::atexit([] { QThreadPool::globalInstance()->waitForDone(); });
+    return application;
   }();
   return *instance;
 }
