@@ -12,6 +12,8 @@ packages=(
   nlohmann-json3-dev libyaml-cpp-dev libpcre2-dev libicu-dev libcli11-dev
   xvfb xauth
   file desktop-file-utils appstream
+  # .ci/run's reliability steps: libFuzzer targets, ASan/UBSan and TSan builds, symbolized reports
+  clang libclang-rt-14-dev llvm
 )
 
 # npm fetches test-time assets that may not be committed (packaging/fetch-test-assets.sh); a
