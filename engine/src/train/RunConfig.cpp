@@ -383,6 +383,7 @@ void readConfig(const Node& root, Reader& r, RunConfig& c) {
             }
           }},
          {"gradient_checkpointing", setBool(c.train.gradientCheckpointing)},
+         {"recompute_mlp", setBool(c.train.recomputeMlp)},
          {"device", [&](const Node& f, const std::string& k) {
             if (auto s = r.str(f, k)) {
               const std::string d = lowered(*s);
@@ -530,6 +531,7 @@ std::string toJson(const RunConfig& c) {
                 {"early_stopping_patience", c.train.earlyStoppingPatience},
                 {"precision", toString(c.train.precision)},
                 {"gradient_checkpointing", c.train.gradientCheckpointing},
+                {"recompute_mlp", c.train.recomputeMlp},
                 {"device", c.train.device}};
   j["eval"] = {{"generate_max_examples", c.eval.generateMaxExamples}, {"max_new_tokens", c.eval.maxNewTokens}};
   return j.dump(2);
