@@ -53,6 +53,7 @@ struct MemoryPlan {
   std::int64_t sequenceLength = 512;
   Precision precision = Precision::Fp32;
   bool gradientCheckpointing = false;
+  bool recomputeMlp = false; ///< train.recompute_mlp: gated MLPs keep only their input
   std::string device = "cpu"; ///< "cpu" or "cuda"
   /// Attention on CUDA with LibTorch ≥ 2.1 is the fused kernel; elsewhere the engine's chunked
   /// attention. Both keep O(sequence) per head, so the estimate treats them alike.
