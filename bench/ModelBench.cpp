@@ -20,7 +20,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -50,6 +52,8 @@ struct Options {
   std::string loss = "chunked";                // chunked: memory/ChunkedCrossEntropy; plain: full logits
   std::string attention = "memory-efficient"; // reference: the former path that keeps the probabilities
   bool checkpointing = false;
+  bool recomputeMlp = false;
+  bool interleave = false;
   bool predictOnly = false;
   // The grid: every combination is run (one value each by default).
   std::vector<std::string> families;
@@ -122,9 +126,25 @@ ModelConfig configFor(const Options& o) {
   return ModelConfig::fromJson(json, "lorafa-bench-model options");
 }
 
-bench::MethodResult runMethod(const Options& o, TrainMethod method, const c10::TensorOptions& tensorOptions,
-                              MemoryMonitor& monitor) {
-  auto model = createModel(configFor(o), tensorOptions);
+/// One method's model, optimizer and inputs, ready to run steps.
+struct MethodRun {
+  TrainMethod method = TrainMethod::LoraFa;
+  std::shared_ptr<LanguageModel> model;
+  std::vector<at::Tensor> trainable;
+  std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::optional<OutputHead> head;
+  ModelInputs inputs;
+  std::function<void()> step;
+};
+
+std::unique_ptr<MethodRun> prepareMethod(const Options& o, TrainMethod method, const c10::TensorOptions& tensorOptions) {
+  auto run = std::make_unique<MethodRun>();
+  run->method = method;
+  auto& model = run->model;
+  auto& trainable = run->trainable;
+  auto& optimizer = run->optimizer;
+  auto& inputs = run->inputs;
+  model = createModel(configFor(o), tensorOptions);
   initializeRandom(*model, 0);
   AdapterConfig adapter;
   adapter.method = method;
@@ -132,18 +152,17 @@ bench::MethodResult runMethod(const Options& o, TrainMethod method, const c10::T
   adapter.alpha = o.rank; // s = 1, as the LoRA-FA authors' runs
   prepareForTraining(*model, TargetSpec::parse(o.targets), adapter);
   model->setGradientCheckpointing(o.checkpointing);
+  model->setRecomputeMlp(o.recomputeMlp);
   model->train();
-  const std::optional<OutputHead> head = o.loss == "chunked" ? model->outputHead() : std::nullopt;
-  std::vector<at::Tensor> trainable;
+  run->head = o.loss == "chunked" ? model->outputHead() : std::nullopt;
+  const std::optional<OutputHead>& head = run->head;
   for (const auto& p : model->parameters()) {
     if (p.requires_grad()) trainable.push_back(p);
   }
-  std::unique_ptr<torch::optim::AdamW> optimizer;
   if (!trainable.empty()) {
     optimizer = std::make_unique<torch::optim::AdamW>(trainable, torch::optim::AdamWOptions(1e-4));
   }
   at::manual_seed(1);
-  ModelInputs inputs;
   inputs.inputIds = at::randint(0, o.vocab, {o.batch, o.seq}, tensorOptions.dtype(at::kLong));
   inputs.attentionMask = at::ones({o.batch, o.seq}, tensorOptions.dtype(at::kLong)); // as the trainer passes
   if (trainable.empty()) {
@@ -158,26 +177,88 @@ bench::MethodResult runMethod(const Options& o, TrainMethod method, const c10::T
     }
   }
   inputs.returnHidden = head.has_value();
-  auto step = [&] {
+  MethodRun* self = run.get();
+  const std::int64_t batch = o.batch, seq = o.seq, vocab = o.vocab;
+  run->step = [self, batch, seq, vocab] {
+    auto& model = self->model;
+    auto& inputs = self->inputs;
+    auto& head = self->head;
     const at::Tensor out = model->forward(inputs);
     at::Tensor loss;
     if (head) {
       // The Trainer's loss: the head applied chunk by chunk, never [B, T, vocab] at once.
       loss = chunkedNextTokenLossSum(out, head->weight, inputs.inputIds, head->hiddenScale, -100) /
-             static_cast<double>(o.batch * (o.seq - 1));
+             static_cast<double>(batch * (seq - 1));
     } else {
-      loss = at::cross_entropy_loss(out.slice(1, 0, -1).reshape({-1, o.vocab}).to(at::kFloat),
+      loss = at::cross_entropy_loss(out.slice(1, 0, -1).reshape({-1, vocab}).to(at::kFloat),
                                     inputs.inputIds.slice(1, 1).reshape({-1}));
     }
     loss.backward();
-    if (optimizer) optimizer->step();
-    for (at::Tensor& p : trainable) p.mutable_grad().reset();
+    if (self->optimizer) self->optimizer->step();
+    for (at::Tensor& p : self->trainable) p.mutable_grad().reset();
     if (inputs.inputEmbeds.defined()) inputs.inputEmbeds.mutable_grad().reset();
   };
   std::printf("%s: %s trainable parameters\n", toString(method),
               std::to_string(summarizeModel(*model).trainableParameters).c_str());
   std::fflush(stdout);
-  return bench::measureSteps(method, step, o.warmup, o.steps, o.batch * o.seq, monitor, tensorOptions.device());
+  return run;
+}
+
+bench::MethodResult runMethod(const Options& o, TrainMethod method, const c10::TensorOptions& tensorOptions,
+                              MemoryMonitor& monitor) {
+  const auto run = prepareMethod(o, method, tensorOptions);
+  return bench::measureSteps(method, run->step, o.warmup, o.steps, o.batch * o.seq, monitor, tensorOptions.device());
+}
+
+/// --interleave: every method's model built once, then one step of each in turn, `steps` times,
+/// so that the load of a shared machine falls on all alike; the median tokens/s of each.
+void runInterleaved(const Options& o, const std::vector<TrainMethod>& methods, const c10::TensorOptions& tensorOptions) {
+  std::vector<std::unique_ptr<MethodRun>> runs;
+  for (TrainMethod method : methods) runs.push_back(prepareMethod(o, method, tensorOptions));
+  for (int i = 0; i < std::max(o.warmup, 1); ++i) {
+    for (auto& run : runs) run->step(); // the optimizer state exists, as in the timed steps
+  }
+  std::vector<std::vector<double>> rates(runs.size());
+  for (int s = 0; s < o.steps; ++s) {
+    for (std::size_t m = 0; m < runs.size(); ++m) {
+      const auto start = std::chrono::steady_clock::now();
+      runs[m]->step();
+      if (tensorOptions.device().is_cuda()) torch::cuda::synchronize();
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      rates[m].push_back(static_cast<double>(o.batch * o.seq) / seconds);
+    }
+    std::printf("  round %d:", s + 1);
+    for (std::size_t m = 0; m < runs.size(); ++m) std::printf(" %s %.1f", toString(runs[m]->method), rates[m].back());
+    std::printf(" tokens/s\n");
+    std::fflush(stdout);
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  };
+  double lora = 0.0, loraFa = 0.0;
+  std::printf("interleaved, %d rounds: median tokens/s", o.steps);
+  for (std::size_t m = 0; m < runs.size(); ++m) {
+    const double value = median(rates[m]);
+    std::printf("  %s %.1f", toString(runs[m]->method), value);
+    if (runs[m]->method == TrainMethod::Lora) lora = value;
+    if (runs[m]->method == TrainMethod::LoraFa) loraFa = value;
+  }
+  std::printf("\n");
+  if (lora > 0.0 && loraFa > 0.0) {
+    // The ratio per round as well: each round's two steps ran under the same load.
+    std::vector<double> perRound;
+    std::size_t iLora = 0, iFa = 0;
+    for (std::size_t m = 0; m < runs.size(); ++m) {
+      if (runs[m]->method == TrainMethod::Lora) iLora = m;
+      if (runs[m]->method == TrainMethod::LoraFa) iFa = m;
+    }
+    for (int s = 0; s < o.steps; ++s) perRound.push_back(rates[iFa][s] / rates[iLora][s]);
+    std::printf("LoRA-FA/LoRA tokens/s: ratio of medians %.3f, median of per-round ratios %.3f\n", loraFa / lora,
+                median(perRound));
+  }
+  std::fflush(stdout);
 }
 
 const bench::MethodResult* findResult(const std::vector<bench::MethodResult>& results, TrainMethod method) {
@@ -245,6 +326,11 @@ int main(int argc, char** argv) {
                  "memory-efficient (probabilities recomputed in backward) or reference (kept; LibTorch < 2.1 only)")
       ->check(CLI::IsMember({"memory-efficient", "reference"}));
   app.add_flag("--checkpointing", o.checkpointing, "gradient checkpointing per block");
+  app.add_flag("--recompute-mlp", o.recomputeMlp,
+               "train.recompute_mlp: gated MLPs keep their input only, gate and up recomputed in backward");
+  app.add_flag("--interleave", o.interleave,
+               "tokens/s only: build every method's model once, then alternate one step of each, --steps rounds "
+               "(median tokens/s per method; a shared machine's load falls on all alike)");
   app.add_flag("--predict-only", o.predictOnly, "print the memory planner's prediction and breakdown, run nothing");
   CLI11_PARSE(app, argc, argv);
   if (o.attention == "reference") setenv("LORAFA_ATTENTION", "reference", 1); // read once, at the first attention
@@ -268,9 +354,10 @@ int main(int argc, char** argv) {
     const double matmul = o.predictOnly ? 1.0 : matmulFlopsPerSecond(tensorOptions);
     std::printf("plain %s matmul (2048^3) on %s: %.1f GFLOP/s (the MFU's denominator)\n", o.dtype.c_str(),
                 device.str().c_str(), matmul / 1e9);
-    std::printf("loss %s, attention %s, gradient checkpointing %s, targets %s, AdamW, warmup %d, steps %d\n\n",
-                o.loss.c_str(), o.attention.c_str(), o.checkpointing ? "on" : "off", o.targets.c_str(), o.warmup,
-                o.steps);
+    std::printf("loss %s, attention %s, gradient checkpointing %s, recompute_mlp %s, targets %s, AdamW, warmup %d, "
+                "steps %d%s\n\n",
+                o.loss.c_str(), o.attention.c_str(), o.checkpointing ? "on" : "off", o.recomputeMlp ? "on" : "off",
+                o.targets.c_str(), o.warmup, o.steps, o.interleave ? ", interleaved" : "");
     const bool grid = o.families.size() * o.batches.size() * o.seqs.size() * o.ranks.size() > 1;
     std::vector<std::string> summary;
     for (const std::string& family : o.families) {
@@ -303,10 +390,27 @@ int main(int argc, char** argv) {
                 plan.sequenceLength = seq;
                 plan.precision = dtype == at::kFloat ? Precision::Fp32 : Precision::Bf16;
                 plan.gradientCheckpointing = o.checkpointing;
+                plan.recomputeMlp = o.recomputeMlp;
                 plan.device = device.is_cuda() ? "cuda" : "cpu";
                 estimates.push_back(estimateMemory(plan));
               }
               std::printf("%s\n", formatMemoryTable(estimates).c_str());
+              if (estimates.size() >= 2) {
+                const MemoryEstimate* lora = nullptr;
+                const MemoryEstimate* loraFa = nullptr;
+                for (const auto& e : estimates) {
+                  if (e.method == TrainMethod::Lora) lora = &e;
+                  if (e.method == TrainMethod::LoraFa) loraFa = &e;
+                }
+                if (lora && loraFa) {
+                  std::printf("predicted LoRA/LoRA-FA peak ratio: %.3f\n\n",
+                              static_cast<double>(lora->peak) / static_cast<double>(loraFa->peak));
+                }
+              }
+              continue;
+            }
+            if (o.interleave) {
+              runInterleaved(point, parseMethods(o.methods), tensorOptions);
               continue;
             }
             std::vector<bench::MethodResult> results;
@@ -324,6 +428,7 @@ int main(int argc, char** argv) {
               plan.sequenceLength = seq;
               plan.precision = dtype == at::kFloat ? Precision::Fp32 : Precision::Bf16;
               plan.gradientCheckpointing = o.checkpointing;
+              plan.recomputeMlp = o.recomputeMlp;
               plan.device = device.is_cuda() ? "cuda" : "cpu";
               const bool predicted = method != TrainMethod::Frozen; // the planner plans trainable runs
               const std::int64_t prediction = predicted ? estimateMemory(plan).peak : 0;

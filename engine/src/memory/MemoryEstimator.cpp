@@ -109,7 +109,7 @@ struct Shape {
 /// `post` receives the share of one block that its backward frees before it reaches attention
 /// (everything after attention: the MLP and, pre-norm, the second norm).
 void frozenBlockActivations(const ModelConfig& c, std::int64_t act, std::map<std::string, double>& perToken,
-                            bool decoderOfT5, double& post) {
+                            bool decoderOfT5, double& post, bool recomputeMlp) {
   const double h = static_cast<double>(c.hiddenSize), i = static_cast<double>(c.intermediateSize);
   const double heads = static_cast<double>(c.numHeads), kv = static_cast<double>(std::max<std::int64_t>(c.numKvHeads, 1));
   const double d = static_cast<double>(c.headDim);
@@ -120,8 +120,9 @@ void frozenBlockActivations(const ModelConfig& c, std::int64_t act, std::map<std
   case ModelFamily::Llama:
     perToken["norms"] += 2 * rms;
     perToken["attention"] += act * (heads * d + 2 * kv * d) + lse; // q, k (after RoPE), v
-    perToken["mlp"] += act * 2 * i;                                // SwiGLU keeps gate and up
-    post = rms + act * 2 * i;
+    // SwiGLU keeps gate and up; with train.recompute_mlp the MLP keeps its (normed) input only.
+    perToken["mlp"] += recomputeMlp ? act * h : act * 2 * i;
+    post = rms + (recomputeMlp ? act * h : act * 2 * i);
     break;
   case ModelFamily::Gpt2:
     perToken["norms"] += 2 * layerNorm;
@@ -160,6 +161,7 @@ MemoryPlan MemoryPlan::fromRunConfig(const RunConfig& config, const std::string&
   plan.sequenceLength = config.train.maxSeqLen;
   plan.precision = config.train.precision;
   plan.gradientCheckpointing = config.train.gradientCheckpointing;
+  plan.recomputeMlp = config.train.recomputeMlp;
   plan.device = device;
   return plan;
 }
@@ -176,6 +178,9 @@ MemoryEstimate estimateMemory(const MemoryPlan& plan) {
   const Shape shape{plan.batchSize, plan.sequenceLength, plan.sequenceLength};
   const TrainMethod method = plan.method;
   const bool adapters = method == TrainMethod::Lora || method == TrainMethod::LoraFa;
+  // train.recompute_mlp applies to gated (SwiGLU) MLPs, and not under block checkpointing (a
+  // checkpointed block keeps its input only already).
+  const bool recomputeMlp = plan.recomputeMlp && c.family == ModelFamily::Llama && !plan.gradientCheckpointing;
 
   MemoryEstimate e;
   e.method = method;
@@ -227,8 +232,8 @@ MemoryEstimate estimateMemory(const MemoryPlan& plan) {
   const std::int64_t decoderLayers = t5 ? c.numDecoderLayers : c.numLayers;
   std::map<std::string, double> perBlockDecoder, perBlockEncoder;
   double postPerToken = 0.0, unusedPost = 0.0;
-  frozenBlockActivations(c, act, perBlockDecoder, t5, postPerToken);
-  if (t5) frozenBlockActivations(c, act, perBlockEncoder, false, unusedPost);
+  frozenBlockActivations(c, act, perBlockDecoder, t5, postPerToken, recomputeMlp);
+  if (t5) frozenBlockActivations(c, act, perBlockEncoder, false, unusedPost, false);
   const std::int64_t decoderTokens = shape.tokens(), encoderTokens = shape.encoderTokens();
   std::map<std::string, std::int64_t> byKind;
   for (const auto& [kind, bytes] : perBlockDecoder) {
@@ -270,6 +275,8 @@ MemoryEstimate estimateMemory(const MemoryPlan& plan) {
     const InputKind kind = inputKind(c, l.name);
     const std::string block = blockPrefix(l.name);
     const bool postAttention = kind.tag != "attn_in";
+    // Recomputed gate and up keep nothing outside their checkpoint (its input is counted as "mlp").
+    if (recomputeMlp && kind.tag == "mlp_in") continue;
     if (isAdapted) {
       adapterBytes += tokens * plan.rank * act;
       if (!encoder) blockExtra[block] += tokens * plan.rank * act;
@@ -357,7 +364,8 @@ MemoryEstimate estimateMemory(const MemoryPlan& plan) {
   // The MLP's backward: SwiGLU / gated makes dGate, dUp, σ(gate) and its derivative next to the
   // incoming gradient; a plain activation the gradient and the activation's derivative.
   const bool gated = c.family == ModelFamily::Llama || (t5 && c.gatedFeedForward);
-  const std::int64_t mlpGradients = decoderTokens * c.intermediateSize * act * (gated ? 4 : 2) +
+  // train.recompute_mlp adds the recomputed gate, up and their product ([tokens, intermediate] each).
+  const std::int64_t mlpGradients = decoderTokens * c.intermediateSize * act * ((gated ? 4 : 2) + (recomputeMlp ? 3 : 0)) +
                                     (plan.gradientCheckpointing ? 3 : 2) * hiddenSized;
   e.backwardWorkspace = mlpGradients;
   e.logitsAndLoss = lossWorkspace;

@@ -127,18 +127,23 @@ struct BlockCheckpointFunction : public torch::autograd::Function<BlockCheckpoin
 } // namespace
 
 at::Tensor checkpointBlock(torch::nn::Module& module, BlockFunction block, const std::vector<at::Tensor>& inputs) {
+  return checkpointFunction(module.parameters(/*recurse=*/true), std::move(block), inputs);
+}
+
+at::Tensor checkpointFunction(const std::vector<at::Tensor>& parameters, BlockFunction block,
+                              const std::vector<at::Tensor>& inputs) {
   auto closure = c10::make_intrusive<BlockClosure>();
   closure->block = std::move(block);
   std::vector<at::Tensor> tensors;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     if (!inputs[i].defined()) {
-      throw std::invalid_argument("checkpointBlock: input " + std::to_string(i) +
+      throw std::invalid_argument("checkpointFunction: input " + std::to_string(i) +
                                   " is undefined; capture optional tensors in the block function instead");
     }
     closure->inputRequiresGrad.push_back(inputs[i].requires_grad());
     tensors.push_back(inputs[i]);
   }
-  for (const at::Tensor& p : module.parameters(/*recurse=*/true)) {
+  for (const at::Tensor& p : parameters) {
     if (p.requires_grad()) {
       closure->parameters.push_back(p);
       tensors.push_back(p);

@@ -33,4 +33,11 @@ using BlockFunction = std::function<at::Tensor(const std::vector<at::Tensor>& in
 /// GradMode on); otherwise call the block directly.
 at::Tensor checkpointBlock(torch::nn::Module& module, BlockFunction block, const std::vector<at::Tensor>& inputs);
 
+/// checkpointBlock for a part of a block: `parameters` are the tensors `block` uses besides
+/// `inputs` (those that do not require a gradient are skipped). A sub-block checkpoint such as
+/// train.recompute_mlp's (gate and up projections recomputed, down_proj not) passes the
+/// parameters of the layers it recomputes only.
+at::Tensor checkpointFunction(const std::vector<at::Tensor>& parameters, BlockFunction block,
+                              const std::vector<at::Tensor>& inputs);
+
 } // namespace lorafa

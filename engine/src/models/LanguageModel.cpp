@@ -34,6 +34,10 @@ bool LanguageModel::checkpointingBlocks() const {
   return m_gradientCheckpointing && is_training() && c10::GradMode::is_enabled();
 }
 
+bool LanguageModel::recomputingMlp() const {
+  return m_recomputeMlp && !m_gradientCheckpointing && is_training() && c10::GradMode::is_enabled();
+}
+
 std::optional<OutputHead> LanguageModel::plainOutputHead(const std::shared_ptr<LinearLayer>& head,
                                                          const at::Tensor& embedding, double hiddenScale) {
   if (!head) return OutputHead{embedding, hiddenScale};

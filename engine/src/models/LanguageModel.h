@@ -106,11 +106,19 @@ public:
   /// only its input and is recomputed in backward (checkpointBlock).
   virtual void setGradientCheckpointing(bool enabled) { m_gradientCheckpointing = enabled; }
   bool gradientCheckpointing() const { return m_gradientCheckpointing; }
+  /// train.recompute_mlp: while training with gradients on, gated MLPs (SwiGLU) keep only their
+  /// input for backward and recompute the gate and up projections there (checkpointFunction over
+  /// those two and the activation). Families without a gated MLP ignore it.
+  void setRecomputeMlp(bool enabled) { m_recomputeMlp = enabled; }
+  bool recomputeMlp() const { return m_recomputeMlp; }
 
 protected:
   LinearRegistry& registry() { return m_registry; }
   /// Whether block calls should go through checkpointBlock now: enabled, training, GradMode on.
   bool checkpointingBlocks() const;
+  /// Whether gated MLPs should recompute now: enabled, training, GradMode on, and blocks not
+  /// checkpointed (a checkpointed block keeps only its input already).
+  bool recomputingMlp() const;
   /// outputHead() of an untied `head` (may be null) or else the tied `embedding` weight.
   static std::optional<OutputHead> plainOutputHead(const std::shared_ptr<LinearLayer>& head,
                                                    const at::Tensor& embedding, double hiddenScale = 1.0);
@@ -119,6 +127,7 @@ private:
   ModelConfig m_config;
   LinearRegistry m_registry;
   bool m_gradientCheckpointing = false;
+  bool m_recomputeMlp = false;
 };
 
 /// A module holding one parameter "weight" [num, dim] used as a lookup table.

@@ -69,7 +69,7 @@ public:
   }
 
   at::Tensor forward(const at::Tensor& hidden, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& mask,
-                     at::Tensor* cachedKeys, at::Tensor* cachedValues) {
+                     at::Tensor* cachedKeys, at::Tensor* cachedValues, bool recomputeMlp = false) {
     const std::int64_t batch = hidden.size(0), length = hidden.size(1);
     const at::Tensor x = m_inputNorm->forward(hidden);
     at::Tensor q = m_q->forward(x).view({batch, length, m_heads, m_headDim}).transpose(1, 2);
@@ -89,7 +89,15 @@ public:
     const at::Tensor h = hidden + m_o->forward(attended.transpose(1, 2).reshape({batch, length, m_heads * m_headDim}));
     const at::Tensor y = m_postNorm->forward(h);
     // SwiGLU as one node that keeps gate and up only (memory/GatedActivation).
-    return h + m_down->forward(gatedActivation(m_act, m_gate->forward(y), m_up->forward(y)));
+    if (!recomputeMlp) return h + m_down->forward(gatedActivation(m_act, m_gate->forward(y), m_up->forward(y)));
+    // train.recompute_mlp: keep y only; gate and up (with their adapters) and the activation run
+    // again in backward. down_proj is outside the checkpoint: its input is made once.
+    std::vector<at::Tensor> parameters = m_gate->parameters();
+    for (const at::Tensor& p : m_up->parameters()) parameters.push_back(p);
+    const at::Tensor activated = checkpointFunction(parameters, [this](const std::vector<at::Tensor>& in) {
+      return gatedActivation(m_act, m_gate->forward(in[0]), m_up->forward(in[0]));
+    }, {y});
+    return h + m_down->forward(activated);
   }
 
 private:
@@ -168,7 +176,7 @@ at::Tensor LlamaModel::forward(const ModelInputs& inputs) {
       continue;
     }
     hidden = block.forward(hidden, cos, sin, mask, cache ? &cache->keys[i] : nullptr,
-                           cache ? &cache->values[i] : nullptr);
+                           cache ? &cache->values[i] : nullptr, cache == nullptr && recomputingMlp());
   }
   hidden = m_norm->forward(hidden);
   if (m_score) {
