@@ -322,6 +322,7 @@ void Trainer::setup() {
   }
   m_model->train();
   m_model->setGradientCheckpointing(c.train.gradientCheckpointing);
+  m_model->setRecomputeMlp(c.train.recomputeMlp);
   if (m_autocastDtype) {
     // Mixed precision: what trains (adapters, full weights, a classifier head) stays fp32 — master
     // weights, so are their gradients and AdamW moments — and autocast runs the matmuls in
