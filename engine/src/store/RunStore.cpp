@@ -97,7 +97,7 @@ void migrate(const SqliteDatabase& db, int from) {
       CREATE INDEX events_by_run ON events(run_id, timestamp_ms);
     )sql");
   }
-  db.exec("PRAGMA user_version = " + std::to_string(RunStore::kSchemaVersion));
+  db.setUserVersion(RunStore::kSchemaVersion);
 }
 
 void configure(const SqliteDatabase& db) {
@@ -397,22 +397,23 @@ RunInfo readRun(const SqliteStatement& q) {
   return r;
 }
 
-const char* kRunColumns =
-    "SELECT id, name, status, method, model_path, dataset_path, config, output_dir, resumed_from, created_at_ms, "
-    "started_at_ms, ended_at_ms, peak_memory_bytes, message, final_metrics, best_metrics, "
-    "(SELECT MAX(step) FROM metrics WHERE metrics.run_id = runs.id) FROM runs";
+// A macro so that the queries below stay single literals (SqlText): joined at compile time.
+#define LORAFA_RUN_COLUMNS \
+  "SELECT id, name, status, method, model_path, dataset_path, config, output_dir, resumed_from, created_at_ms, " \
+  "started_at_ms, ended_at_ms, peak_memory_bytes, message, final_metrics, best_metrics, " \
+  "(SELECT MAX(step) FROM metrics WHERE metrics.run_id = runs.id) FROM runs"
 
 } // namespace
 
 std::vector<RunInfo> RunStore::listRuns() const {
-  SqliteStatement q = m_impl->db->prepare(std::string(kRunColumns) + " ORDER BY id DESC");
+  SqliteStatement q = m_impl->db->prepare(LORAFA_RUN_COLUMNS " ORDER BY id DESC");
   std::vector<RunInfo> runs;
   while (q.step()) runs.push_back(readRun(q));
   return runs;
 }
 
 std::optional<RunInfo> RunStore::run(std::int64_t runId) const {
-  SqliteStatement q = m_impl->db->prepare(std::string(kRunColumns) + " WHERE id = ?");
+  SqliteStatement q = m_impl->db->prepare(LORAFA_RUN_COLUMNS " WHERE id = ?");
   q.bind(1, runId);
   if (!q.step()) return std::nullopt;
   return readRun(q);

@@ -20,18 +20,25 @@ void SqliteDatabase::fail(const std::string& doing) const {
   throw StoreError(m_path + ": " + doing + ": " + sqlite3_errmsg(m_db.get()));
 }
 
-void SqliteDatabase::exec(const std::string& sql) const {
+void SqliteDatabase::exec(SqlText sql) const {
   if (sqlite3_exec(m_db.get(), sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
-    fail("running \"" + sql.substr(0, 60) + "\"");
+    fail("running \"" + std::string(sql.c_str()).substr(0, 60) + "\"");
   }
 }
 
-SqliteStatement SqliteDatabase::prepare(const std::string& sql) const {
+SqliteStatement SqliteDatabase::prepare(SqlText sql) const {
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(m_db.get(), sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
-    fail("preparing \"" + sql.substr(0, 60) + "\"");
+    fail("preparing \"" + std::string(sql.c_str()).substr(0, 60) + "\"");
   }
   return SqliteStatement(*this, stmt);
+}
+
+void SqliteDatabase::setUserVersion(int version) const {
+  const std::string sql = "PRAGMA user_version = " + std::to_string(version);
+  if (sqlite3_exec(m_db.get(), sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+    fail("setting the schema version");
+  }
 }
 
 int SqliteDatabase::userVersion() const {

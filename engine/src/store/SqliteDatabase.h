@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -11,6 +12,22 @@ namespace lorafa {
 
 class SqliteStatement;
 
+/// SQL text that can only come from a string literal in our source: no std::string, no
+/// run-time concatenation, so data a user or a file supplies can reach SQLite only as a bound
+/// parameter of a prepared statement. Literals join at compile time ("SELECT ..." " WHERE ...").
+class SqlText {
+public:
+  template <std::size_t N>
+  constexpr SqlText(const char (&literal)[N]) : m_text(literal) {} // NOLINT: implicit on purpose
+  template <std::size_t N>
+  SqlText(char (&buffer)[N]) = delete; // a writable buffer is run-time text
+  SqlText(const std::string&) = delete;
+  constexpr const char* c_str() const { return m_text; }
+
+private:
+  const char* m_text;
+};
+
 /// One SQLite connection (RAII). Errors throw StoreError naming the file and the operation.
 class SqliteDatabase {
 public:
@@ -18,9 +35,11 @@ public:
   const std::string& path() const { return m_path; }
   sqlite3* handle() const { return m_db.get(); }
   /// Runs statements without results (no parameters).
-  void exec(const std::string& sql) const;
-  SqliteStatement prepare(const std::string& sql) const;
+  void exec(SqlText sql) const;
+  SqliteStatement prepare(SqlText sql) const;
   int userVersion() const;
+  /// PRAGMA user_version = version (a PRAGMA takes no bound parameters; an integer cannot inject).
+  void setUserVersion(int version) const;
   [[noreturn]] void fail(const std::string& doing) const;
 
 private:
