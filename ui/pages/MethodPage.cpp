@@ -2,6 +2,8 @@
 
 #include "RunDraft.h"
 #include "StudioContext.h"
+#include "widgets/MemoryBreakdownChart.h"
+#include "widgets/MemoryPlanning.h"
 
 #include "lorafa/AdapterConfig.h"
 #include "lorafa/ModelInspector.h"
@@ -20,6 +22,7 @@
 #include <QScrollArea>
 #include <QSignalBlocker>
 #include <QSpinBox>
+#include <QTimer>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 
@@ -69,14 +72,15 @@ int cudaIndex(const std::string& device) { return device == "cuda" ? 0 : std::at
 
 MethodPage::MethodPage(StudioContext& context, QWidget* parent) : QWidget(parent), m_context(context) {
   setObjectName("methodPage");
-  auto* outer = new QVBoxLayout(this);
+  // The settings on the left (scrolling), the memory they need on the right, always in view.
+  auto* outer = new QHBoxLayout(this);
   auto* scroll = new QScrollArea(this);
   scroll->setWidgetResizable(true);
   scroll->setFrameShape(QFrame::NoFrame);
   auto* content = new QWidget(scroll);
   auto* layout = new QVBoxLayout(content);
   scroll->setWidget(content);
-  outer->addWidget(scroll);
+  outer->addWidget(scroll, 3);
 
   // Method and adapter.
   auto* methodBox = new QGroupBox(tr("Method"), content);
@@ -250,7 +254,22 @@ MethodPage::MethodPage(StudioContext& context, QWidget* parent) : QWidget(parent
          "first CUDA device when one is usable, else the CPU."));
   fillDevices();
   addRow(tr("&Device:"), m_device, QStringLiteral("device"));
+
+  // The memory planner.
+  auto* memoryBox = new QGroupBox(tr("Memory (predicted before launch)"), this);
+  memoryBox->setObjectName("memoryBox");
+  memoryBox->setToolTip(tr("What one training step will need at its peak with each method, from the model's "
+                           "config.json and the settings above, against the selected device's memory"));
+  auto* memoryLayout = new QVBoxLayout(memoryBox);
+  m_memoryChart = new MemoryBreakdownChart(memoryBox);
+  memoryLayout->addWidget(m_memoryChart);
+  outer->addWidget(memoryBox, 2);
   layout->addStretch(1);
+  m_memoryTimer = new QTimer(this);
+  m_memoryTimer->setSingleShot(true);
+  m_memoryTimer->setInterval(150);
+  connect(m_memoryTimer, &QTimer::timeout, this, &MethodPage::predictMemory);
+  connect(m_context.draft, &RunDraft::changed, this, &MethodPage::scheduleMemoryPrediction);
 
   // Widgets → draft.
   const auto edit = [this](auto change) {
@@ -317,6 +336,35 @@ MethodPage::MethodPage(StudioContext& context, QWidget* parent) : QWidget(parent
     if (!m_syncing) syncFromDraft();
   });
   syncFromDraft();
+  scheduleMemoryPrediction();
+}
+
+void MethodPage::scheduleMemoryPrediction() {
+  m_predictingMemory = true;
+  ++m_memoryRequest; // a prediction still running is for an older draft
+  m_memoryTimer->start();
+}
+
+void MethodPage::predictMemory() {
+  const RunConfig config = m_context.draft->config();
+  const std::string device = plannedDevice(config, m_context.engineInfo);
+  const int request = ++m_memoryRequest;
+  m_predictingMemory = true;
+  auto* watcher = new QFutureWatcher<MemoryPrediction>(this);
+  connect(watcher, &QFutureWatcher<MemoryPrediction>::finished, this,
+          [this, watcher, request, device, method = config.adapter.method] {
+            watcher->deleteLater();
+            if (request != m_memoryRequest) return; // the draft changed meanwhile
+            m_predictingMemory = false;
+            const MemoryPrediction prediction = watcher->result();
+            m_memoryChart->setCapacity(deviceCapacity(device, m_context.engineInfo));
+            if (prediction.estimates.empty())
+              m_memoryChart->setError(prediction.error);
+            else
+              m_memoryChart->setEstimates(prediction.estimates, method);
+            Q_EMIT memoryPredicted();
+          });
+  watcher->setFuture(QtConcurrent::run([config, device] { return predictAllMethods(config, device); }));
 }
 
 QLabel* MethodPage::addRow(const QString& label, QWidget* input, const QString& field) {

@@ -15,10 +15,12 @@ class QDoubleSpinBox;
 class QLabel;
 class QLineEdit;
 class QSpinBox;
+class QTimer;
 
 namespace lorafa::ui {
 
 struct StudioContext;
+class MemoryBreakdownChart;
 
 /// The Method page: the training method (LoRA-FA, LoRA, full), the adapter's rank, alpha,
 /// rsLoRA, dropout and A init, the optimizer and schedule, the loop's length and batches,
@@ -34,10 +36,16 @@ public:
   QString problem(const QString& field) const { return m_problems.value(field); }
   /// True while the draft's model folder is being read (for the orthogonal-init rank check).
   bool isReadingModel() const { return m_readingModel; }
+  /// The memory planner's chart (full, LoRA, LoRA-FA against the device's capacity).
+  MemoryBreakdownChart* memoryChart() const { return m_memoryChart; }
+  /// True while a memory prediction for the draft is pending (debounce or computing).
+  bool isPredictingMemory() const { return m_predictingMemory; }
 
 Q_SIGNALS:
   /// The draft's model folder has been read (or failed to read).
   void modelRead();
+  /// The memory chart shows the prediction (or the error) for the draft as it is now.
+  void memoryPredicted();
 
 private:
   QLabel* addRow(const QString& label, QWidget* input, const QString& errorName);
@@ -46,6 +54,8 @@ private:
   void validate();
   void setFieldProblem(const QString& field, const QString& text);
   void readModel(const QString& directory);
+  void scheduleMemoryPrediction();
+  void predictMemory();
 
   StudioContext& m_context;
   QComboBox* m_method = nullptr;
@@ -78,6 +88,12 @@ private:
   std::optional<std::vector<LinearModuleInfo>> m_modelLinears;
   int m_modelRequest = 0;
   bool m_readingModel = false;
+  // The memory planner: recomputed off the UI thread ~150 ms after the last change; a result
+  // for an older draft is dropped.
+  MemoryBreakdownChart* m_memoryChart = nullptr;
+  QTimer* m_memoryTimer = nullptr;
+  int m_memoryRequest = 0;
+  bool m_predictingMemory = false;
 };
 
 } // namespace lorafa::ui

@@ -3,13 +3,18 @@
 #include "RunDraft.h"
 #include "StudioContext.h"
 #include "TrainingController.h"
+#include "widgets/MemoryPlanning.h"
+#include "widgets/OverCapacityDialog.h"
 #include "widgets/TrainTwinRun.h"
+
+#include "lorafa/RunStore.h"
 
 #include "widgets/QCustomPlotInclude.h"
 
 #include <QDateTime>
 #include <QFile>
 #include <QFontDatabase>
+#include <QFutureWatcher>
 #include <QGridLayout>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -21,9 +26,11 @@
 #include <QTabWidget>
 #include <QTimer>
 #include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 
 #if defined(__unix__)
 #include <unistd.h>
@@ -276,6 +283,17 @@ TrainPage::TrainPage(StudioContext& context, QWidget* parent) : QWidget(parent),
   layout->addLayout(buttons);
   layout->addWidget(m_blockedReason);
   layout->addLayout(progressRow);
+  m_calibrationLabel = new QLabel(tr("Memory after step 1: the planner's prediction next to what the run measures "
+                                     "appears here once a run's first step is done."),
+                                  this);
+  m_calibrationLabel->setObjectName("memoryCalibrationLabel");
+  m_calibrationLabel->setWordWrap(true);
+  m_calibrationLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  m_calibrationLabel->setToolTip(
+      tr("The memory planner's predicted peak for this run's configuration and device, and the peak the run measured "
+         "by its first optimizer step (the tracked tensors on the CPU, CUDA's peak allocated on a GPU); the percentage "
+         "is (predicted − measured) / measured"));
+  layout->addWidget(m_calibrationLabel);
   layout->addWidget(splitter, 1);
 
   m_rssTimer = new QTimer(this);
@@ -345,13 +363,53 @@ RunConfig TrainPage::configForStart() const {
 }
 
 bool TrainPage::canStart() const {
-  return m_context.draft->canStart() && !m_context.controller->isActive() && !m_twin->isActive();
+  return m_context.draft->canStart() && !m_context.controller->isActive() && !m_twin->isActive() && !m_overCapacity;
 }
+
+OverCapacityDialog* TrainPage::overCapacityDialog() const { return m_overCapacity.data(); }
 
 bool TrainPage::isTwinActive() const { return m_twin->isActive(); }
 
 void TrainPage::startRun() {
-  if (!canStart()) return;
+  if (!canStart() || m_overCapacity) return;
+  // Before launching: the selected method's predicted peak against the device's capacity. One
+  // call of the planner (config.json and a module tree on the meta device: milliseconds); a
+  // model it cannot read starts without the check (the run's own setup reports the model).
+  const RunConfig draft = m_context.draft->config();
+  const std::string device = plannedDevice(draft, m_context.engineInfo);
+  const MemoryCapacity capacity = deviceCapacity(device, m_context.engineInfo);
+  if (capacity.bytes > 0) {
+    const std::optional<MemoryEstimate> estimate = predictMethod(draft, device);
+    if (estimate && estimate->peak > capacity.bytes) {
+      appendLog(tr("predicted peak %1 exceeds %2 (%3): asking what to do")
+                    .arg(formatMiB(estimate->peak), capacity.what, formatMiB(capacity.bytes)));
+      auto* dialog = new OverCapacityDialog(draft, device, *estimate, capacity, this);
+      m_overCapacity = dialog;
+      connect(dialog, &OverCapacityDialog::applyAndStart, this, &TrainPage::applyFitAndStart);
+      connect(dialog, &OverCapacityDialog::startAnyway, this, &TrainPage::launchRun);
+      connect(dialog, &QDialog::finished, this, [this] {
+        m_overCapacity = nullptr; // deleted later (WA_DeleteOnClose)
+        updateControls();
+      });
+      dialog->open();
+      updateControls();
+      return;
+    }
+  }
+  launchRun();
+}
+
+void TrainPage::applyFitAndStart(const FitSuggestion& suggestion) {
+  appendLog(tr("applied to the configuration: %1").arg(suggestion.text));
+  m_context.draft->edit([&](RunConfig& c) { suggestion.apply(c); });
+  launchRun();
+}
+
+void TrainPage::launchRun() {
+  if (!m_context.draft->canStart() || m_context.controller->isActive() || m_twin->isActive()) {
+    updateControls();
+    return;
+  }
   const RunConfig config = configForStart();
   m_runName = QString::fromStdString(config.name);
   m_runId = 0;
@@ -407,6 +465,8 @@ void TrainPage::updateControls() {
     reason = tr("Cannot start: %1").arg(m_context.draft->firstProblem());
   else if (active)
     reason = tr("A run is in progress: stop it before starting another.");
+  else if (m_overCapacity)
+    reason = tr("The run is predicted not to fit in memory: choose in the dialog.");
   m_blockedReason->setText(reason);
   m_blockedReason->setVisible(!reason.isEmpty());
   Q_EMIT controlsChanged();
@@ -438,12 +498,61 @@ void TrainPage::onRunStarted(qint64 runId, const QString& name, qint64 totalStep
   m_progress->setValue(0);
   m_etaLabel->setText(tr("waiting for the first step"));
   appendLog(tr("run %1 (%2) started: %3 steps").arg(runId).arg(name).arg(totalSteps));
+  predictRunMemory(runId);
   // The device's capacity: the GPU the run uses when the engine reports one, else this machine's RAM.
   setCapacity(physicalMemoryBytes(), tr("RAM"));
   sampleProcessMemory();
   m_rssTimer->start();
   updateLiveLabel();
   updateControls();
+}
+
+void TrainPage::predictRunMemory(qint64 runId) {
+  const int request = ++m_predictionRequest;
+  m_predictionReady = false;
+  m_predictedPeakBytes.reset();
+  m_noPredictionReason.clear();
+  m_firstStep = 0;
+  m_firstStepPeakBytes = 0;
+  m_calibrationLabel->setText(tr("memory after step 1: waiting for the run's first step"));
+  struct Prediction {
+    std::optional<qint64> peak;
+    QString reason;
+  };
+  // The run's configuration as stored (a started, twin or resumed run alike).
+  auto* watcher = new QFutureWatcher<Prediction>(this);
+  connect(watcher, &QFutureWatcher<Prediction>::finished, this, [this, watcher, request] {
+    watcher->deleteLater();
+    if (request != m_predictionRequest) return;
+    m_predictionReady = true;
+    m_predictedPeakBytes = watcher->result().peak;
+    m_noPredictionReason = watcher->result().reason;
+    updateCalibration();
+  });
+  watcher->setFuture(QtConcurrent::run([store = m_context.controller->runStorePath().toStdString(), runId,
+                                        info = m_context.engineInfo]() -> Prediction {
+    Prediction p;
+    try {
+      RunStore runs(store);
+      const std::optional<RunInfo> run = runs.run(runId);
+      if (!run) return {std::nullopt, QObject::tr("run %1 is not in the store").arg(runId)};
+      const RunConfig config = parseRunConfig(run->configText, "run " + std::to_string(runId) + " config");
+      const MemoryPrediction all = predictAllMethods(config, plannedDevice(config, info));
+      for (const MemoryEstimate& e : all.estimates)
+        if (e.method == config.adapter.method) p.peak = e.peak;
+      if (!p.peak) p.reason = all.error;
+    } catch (const std::exception& e) {
+      p.reason = QString::fromStdString(e.what());
+    }
+    return p;
+  }));
+}
+
+void TrainPage::updateCalibration() {
+  if (m_firstStep == 0 || !m_predictionReady) return;
+  const QString text = calibrationText(m_firstStep, m_predictedPeakBytes, m_firstStepPeakBytes, m_noPredictionReason);
+  if (m_calibrationLabel->text() != text) appendLog(text);
+  m_calibrationLabel->setText(text);
 }
 
 void TrainPage::setCapacity(double bytes, const QString& what) {
@@ -461,6 +570,11 @@ void TrainPage::onSteps(const QVector<StepMetrics>& steps) {
   QCPGraph* loss = m_lossPlot->graph(0);
   QCPGraph* lr = m_lrPlot->graph(0);
   QCPGraph* throughput = m_throughputPlot->graph(0);
+  if (!steps.isEmpty() && m_firstStep == 0 && m_runId > 0) {
+    m_firstStep = steps.front().step;
+    m_firstStepPeakBytes = steps.front().memoryPeakBytes;
+    updateCalibration();
+  }
   for (const StepMetrics& s : steps) {
     const auto step = static_cast<double>(s.step);
     loss->addData(step, s.loss);

@@ -4,8 +4,11 @@
 #include "lorafa/TrainerObserver.h"
 
 #include <QElapsedTimer>
+#include <QPointer>
 #include <QVector>
 #include <QWidget>
+
+#include <optional>
 
 class QCPItemStraightLine;
 class QCustomPlot;
@@ -19,7 +22,9 @@ class QTimer;
 namespace lorafa::ui {
 
 struct StudioContext;
+class OverCapacityDialog;
 class TrainTwinRun;
+struct FitSuggestion;
 
 /// The Train page: start, pause, resume and stop the run of the edited configuration, follow it
 /// live (progress and ETA, loss, learning rate, memory, tokens/s, the log), and run a twin (the
@@ -36,8 +41,12 @@ public:
   /// Start (and Twin) are allowed: the draft has no problem and no run is active.
   bool canStart() const;
   bool isTwinActive() const;
+  /// The warning Start opened because the run is predicted not to fit (null when none is open).
+  OverCapacityDialog* overCapacityDialog() const;
 
 public Q_SLOTS:
+  /// Starts the draft; when its method's predicted peak exceeds the device's capacity, opens the
+  /// over-capacity dialog instead, which starts it (changed or as it is) or cancels.
   void startRun();
   void togglePause();
   /// Stops the run (and a twin's remaining run) after the current step, with a checkpoint;
@@ -53,6 +62,10 @@ Q_SIGNALS:
 
 private:
   void updateControls();
+  void launchRun();
+  void applyFitAndStart(const FitSuggestion& suggestion);
+  void predictRunMemory(qint64 runId);
+  void updateCalibration();
   void onRunStarted(qint64 runId, const QString& name, qint64 totalSteps);
   void onSteps(const QVector<lorafa::StepMetrics>& steps);
   void onEvals(const QVector<lorafa::EvalMetrics>& evals);
@@ -88,6 +101,8 @@ private:
   QPlainTextEdit* m_log = nullptr;
   QCPItemStraightLine* m_capacityLine = nullptr;
   QTimer* m_rssTimer = nullptr;
+  QLabel* m_calibrationLabel = nullptr;
+  QPointer<OverCapacityDialog> m_overCapacity;
 
   // The live run.
   qint64 m_runId = 0;
@@ -104,6 +119,14 @@ private:
   // The twin run: per phase, the peak engine memory and the last loss seen.
   double m_twinPeakBytes[2] = {0.0, 0.0};
   double m_twinLastLoss[2] = {0.0, 0.0};
+  // Calibration after the run's first step: the planner's peak for the run's configuration
+  // (computed off the UI thread from the run's stored config) next to the peak the run measured.
+  int m_predictionRequest = 0;
+  bool m_predictionReady = false;
+  std::optional<qint64> m_predictedPeakBytes;
+  QString m_noPredictionReason;
+  qint64 m_firstStep = 0; ///< 0 until the run's first step arrived
+  qint64 m_firstStepPeakBytes = 0;
 };
 
 } // namespace lorafa::ui
