@@ -3,6 +3,7 @@
 #include "LaunchCommand.h"
 #include "lorafa/Distributed.h"
 
+#include "lorafa/CheckpointIntegrity.h"
 #include "lorafa/CpuMemoryTracker.h"
 #include "lorafa/RunConfig.h"
 #include "lorafa/RunStore.h"
@@ -143,11 +144,17 @@ int train(const RunConfig& config, const std::string& storePath, const std::opti
     session = distributed.enabled() ? createDistributedSession(config, &observer, distributed)
                                     : TrainingSession::create(config, &observer);
     if (resumedFrom) {
-      checkpoint = latestCheckpointIn(config.outputDir);
+      // The newest checkpoint that verifies; a damaged newer one is named and skipped (see
+      // docs/RELIABILITY.md: resuming from the one before only repeats steps).
+      const IntactCheckpoint intact = newestIntactCheckpointIn(config.outputDir);
+      for (const std::string& rejected : intact.rejected) err << "lorafa: warning: skipping a damaged checkpoint: " << rejected << "\n";
+      checkpoint = intact.directory;
       if (!checkpoint) {
-        err << "lorafa: error: run " << *resumedFrom << " has no checkpoint in " << config.outputDir << "/checkpoints\n";
+        err << "lorafa: error: run " << *resumedFrom << " has no " << (intact.rejected.empty() ? "" : "intact ")
+            << "checkpoint in " << config.outputDir << "/checkpoints\n";
         return kExitBadConfig;
       }
+      if (!intact.rejected.empty()) out << "resuming from the previous intact checkpoint " << *checkpoint << std::endl;
     }
     session->setup();
   } catch (const std::exception& e) {

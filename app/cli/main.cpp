@@ -6,12 +6,14 @@
 #include "TokenizerTrainCommand.h"
 #include "TrainCommand.h"
 #include "lorafa/EngineInfo.h"
+#include "lorafa/FaultInjection.h"
 #include "lorafa/ModelInspector.h"
 #include "lorafa/Version.h"
 
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 #include <map>
@@ -171,6 +173,10 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
+    // Crash drills (tests/drills): die with SIGKILL at a named point of a write.
+    if (const char* fault = std::getenv("LORAFA_FAULT_KILL_AT"); fault != nullptr && *fault != '\0') {
+      lorafa::armFaultKillFromSpec(fault);
+    }
     lorafa::configureComputeThreads();
     if (info->parsed()) {
       std::cout << lorafa::formatEngineInfo(lorafa::queryEngineInfo());

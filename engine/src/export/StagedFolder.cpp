@@ -1,10 +1,13 @@
 #include "export/StagedFolder.h"
 
+#include "io/AtomicFile.h"
 #include "lorafa/Export.h"
+#include "lorafa/FaultInjection.h"
 
 #include <atomic>
 #include <filesystem>
 #include <system_error>
+#include <vector>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -44,6 +47,40 @@ std::string uniqueSuffix() {
   return std::to_string(::getpid()) + "-" + std::to_string(counter++);
 }
 
+// The pid in "<target>.tmp-<pid>-<n>" or "<target>.old-<pid>-<n>"; 0 when the name is not one.
+long leftoverPid(const std::string& name, const std::string& prefix) {
+  if (name.rfind(prefix, 0) != 0) return 0;
+  const std::string rest = name.substr(prefix.size());
+  const std::size_t dash = rest.find('-');
+  if (dash == std::string::npos || dash == 0 || rest.find_first_not_of("0123456789-") != std::string::npos) return 0;
+  try {
+    return std::stol(rest.substr(0, dash));
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+// Leftovers of an export a crash interrupted: staging folders of dead processes are removed; an
+// ".old-" copy (moved aside on a file system that cannot exchange folders) is put back when the
+// target is missing, else removed.
+void cleanUpInterruptedExports(const fs::path& target) {
+  std::error_code ec;
+  const std::string name = target.filename().string();
+  std::vector<fs::path> staging, old;
+  for (const auto& entry : fs::directory_iterator(target.parent_path(), ec)) {
+    const std::string n = entry.path().filename().string();
+    const long tmpPid = leftoverPid(n, name + ".tmp-");
+    const long oldPid = leftoverPid(n, name + ".old-");
+    if (tmpPid != 0 && !processIsAlive(tmpPid)) staging.push_back(entry.path());
+    if (oldPid != 0 && !processIsAlive(oldPid)) old.push_back(entry.path());
+  }
+  for (const fs::path& p : staging) fs::remove_all(p, ec);
+  for (const fs::path& p : old) {
+    if (!fs::exists(target, ec)) fs::rename(p, target, ec);
+    else fs::remove_all(p, ec);
+  }
+}
+
 } // namespace
 
 StagedFolder::StagedFolder(std::string target, bool force, const std::vector<std::string>& protectedPaths) {
@@ -60,6 +97,7 @@ StagedFolder::StagedFolder(std::string target, bool force, const std::vector<std
           ", which the export reads (the base model or the run's output); choose another folder");
     }
   }
+  cleanUpInterruptedExports(t);
   std::error_code ec;
   const fs::file_status status = fs::status(t, ec);
   if (fs::exists(status)) {
@@ -100,7 +138,25 @@ void StagedFolder::commit() {
   for (const auto& entry : fs::directory_iterator(staging))
     fsyncPath(entry.path());
   fsyncPath(staging);
+  faultPoint("export.before-commit");
   std::error_code ec;
+  if (fs::exists(target)) {
+    // Swap the finished export with the previous one in one step (the staging name then holds
+    // the previous content, removed below), so a crash leaves one complete copy at `target`.
+    bool exchanged = false;
+    try {
+      exchanged = exchangePaths(m_staging, m_target);
+    } catch (const std::system_error& e) {
+      throw ExportError(m_target + ": cannot put the finished export in place: " + e.what());
+    }
+    if (exchanged) {
+      m_committed = true;
+      fsyncPath(target.parent_path());
+      faultPoint("export.after-swap");
+      fs::remove_all(staging, ec);
+      return;
+    }
+  }
   fs::path old;
   if (fs::exists(target)) {
     old = target.parent_path() / (target.filename().string() + ".old-" + uniqueSuffix());
@@ -115,6 +171,7 @@ void StagedFolder::commit() {
   }
   m_committed = true;
   fsyncPath(target.parent_path());
+  faultPoint("export.after-swap");
   if (!old.empty()) fs::remove_all(old, ec);
 }
 

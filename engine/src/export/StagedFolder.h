@@ -6,9 +6,11 @@
 namespace lorafa {
 
 /// An export folder built aside and put in place at once: files go into a fresh sibling
-/// `<target>.tmp-<pid>-<n>`; commit() renames it to `target` (a replaced folder is moved aside
-/// first and removed after), so `target` is never half-written. Without commit() the staging
-/// folder is removed.
+/// `<target>.tmp-<pid>-<n>`; commit() renames it to `target` (a replaced folder is exchanged with
+/// it in one renameat2(RENAME_EXCHANGE), or, where the file system cannot, moved aside to
+/// `<target>.old-<pid>-<n>` first and removed after), so `target` is never half-written. Without
+/// commit() the staging folder is removed; the constructor removes the leftovers of a process
+/// killed while exporting to the same target (and puts back a previous copy left aside).
 class StagedFolder {
 public:
   /// Throws ExportError when `target` is a file, when it is a non-empty folder and `force` is

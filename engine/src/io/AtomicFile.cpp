@@ -1,6 +1,10 @@
 #include "io/AtomicFile.h"
 
+#include "lorafa/FaultInjection.h"
+
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -125,8 +129,21 @@ void writeFileAtomically(const std::string& path, const std::function<void(std::
   TemporaryFile temporary(path);
   write(temporary.stream());
   temporary.finish();
+  faultPoint("atomic-file.before-rename");
   temporary.renameIntoPlace();
   syncDirectory(parentDirectory(path));
+}
+
+bool exchangePaths(const std::string& a, const std::string& b) {
+  if (::renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) == 0) return true;
+  const int error = errno;
+  if (error == EINVAL || error == ENOSYS || error == ENOTSUP || error == EOPNOTSUPP) return false;
+  throwErrno(error, "cannot exchange " + a + " and " + b);
+}
+
+bool processIsAlive(long pid) {
+  if (pid <= 0) return false;
+  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
 }
 
 } // namespace lorafa

@@ -23,4 +23,14 @@ namespace lorafa {
 /// Not for use on `path`s that other processes write concurrently (last rename wins).
 void writeFileAtomically(const std::string& path, const std::function<void(std::FILE*)>& write);
 
+/// Swaps two existing paths (files or folders) in one atomic step with renameat2(RENAME_EXCHANGE),
+/// so that a crash leaves each name holding one complete copy. Returns false when the file system
+/// or kernel cannot exchange (the caller falls back to two renames); throws std::system_error
+/// naming both paths on any other failure.
+bool exchangePaths(const std::string& a, const std::string& b);
+
+/// Whether `pid` names a process that still runs (for leftovers whose name carries the pid of
+/// the process that wrote them: only those of dead processes may be removed).
+bool processIsAlive(long pid);
+
 } // namespace lorafa

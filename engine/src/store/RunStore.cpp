@@ -1,6 +1,7 @@
 #include "lorafa/RunStore.h"
 
 #include "SqliteDatabase.h"
+#include "lorafa/FaultInjection.h"
 #include "lorafa/StoreError.h"
 
 #include <nlohmann/json.hpp>
@@ -201,6 +202,7 @@ void RunStore::Impl::writeBatch(std::deque<Pending>& batch) {
       break;
     }
   }
+  faultPoint("store.before-commit"); // crash drills: the batch is written, not yet committed
   tx.commit();
 }
 

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "lorafa/CheckpointIntegrity.h"
+
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
@@ -34,16 +36,21 @@ struct CheckpointData {
   std::int64_t lossScaleGrowthTracker = 0;
   NamedTensors rngStates; ///< "cpu", "cuda:N" → the generator's state bytes
   std::string configJson; ///< the run's config (toJson), for `resume` and the record
+  /// readCheckpoint: whether the files were checked against the checkpoint's checksums.
+  CheckpointIntegrity integrity = CheckpointIntegrity::Verified;
 };
 
 /// Writes the checkpoint folder `directory` (weights.safetensors, optimizer.safetensors,
-/// rng.safetensors, trainer_state.json) atomically: everything goes into a temporary sibling
-/// folder, each file flushed, and the folder is renamed into place last, so `directory` is either
-/// the previous complete checkpoint or the new complete one. I/O errors throw std::system_error
-/// naming the path.
+/// rng.safetensors, trainer_state.json, then checksums.sha256 with the SHA-256 of those four)
+/// atomically: everything goes into a temporary sibling folder `.partial-<name>-<pid>-<random>`,
+/// each file fsync'ed, the checksums last, and the folder is renamed into place (exchanged with an
+/// existing one), so `directory` is either the previous complete checkpoint or the new complete
+/// one. I/O errors (a full disk) throw std::system_error naming the file and the system's error;
+/// the temporary folder is removed. Leftovers of a killed writer are removed by the next write.
 void writeCheckpoint(const std::string& directory, const CheckpointData& data);
 
-/// Reads a folder written by writeCheckpoint. Throws FormatError naming the file on anything
+/// Reads a folder written by writeCheckpoint, after verifying its checksums (verifyCheckpoint).
+/// Throws CheckpointCorruptError on a checksum mismatch, FormatError naming the file on anything
 /// missing or malformed.
 CheckpointData readCheckpoint(const std::string& directory);
 
@@ -53,7 +60,13 @@ std::string checkpointFolder(const std::string& checkpointsDir, std::int64_t ste
 /// The complete checkpoint with the highest step under `checkpointsDir`, if any.
 std::optional<std::string> latestCheckpoint(const std::string& checkpointsDir);
 
-/// Removes all but the newest `keepLast` checkpoints (and stale temporary folders).
+/// Removes all but the newest `keepLast` checkpoints, and the temporary folders of writers that
+/// were killed (see cleanUpInterruptedWrites).
 void pruneCheckpoints(const std::string& checkpointsDir, std::int64_t keepLast);
+
+/// Leftovers of a checkpoint write a crash interrupted: `.partial-*` folders of processes that no
+/// longer run are removed; a `.old-step-*` folder (the previous copy moved aside on a file system
+/// that cannot exchange two folders) is renamed back when its `step-*` is missing, else removed.
+void cleanUpInterruptedWrites(const std::string& checkpointsDir);
 
 } // namespace lorafa

@@ -452,7 +452,16 @@ std::string Trainer::saveCheckpoint() {
   const std::string checkpoints = (std::filesystem::path(m_config.outputDir) / "checkpoints").string();
   const std::string folder = checkpointFolder(checkpoints, m_position.step);
   if (!m_options.distributed || m_options.distributed->rank() == 0) {
-    writeCheckpoint(folder, checkpointData());
+    try {
+      writeCheckpoint(folder, checkpointData());
+    } catch (const std::exception& e) {
+      // A full disk or a failing device: the folder being written was removed and the previous
+      // checkpoint is untouched; say which one a resume would continue from.
+      throw std::runtime_error("cannot write checkpoint " + folder + ": " + e.what() + "; " +
+                               (m_lastCheckpoint.empty() ? std::string("no earlier checkpoint exists")
+                                                         : "the previous checkpoint " + m_lastCheckpoint + " is intact") +
+                               " (free some space, then `lorafa resume` continues)");
+    }
     pruneCheckpoints(checkpoints, m_config.train.keepLast);
   }
   // Data parallel: rank 0 alone writes; every rank leaves once the checkpoint is complete.
@@ -503,7 +512,10 @@ void Trainer::resumeFrom(const std::string& checkpointDirectory) {
     }
   }
   m_lastCheckpoint = checkpointDirectory;
-  log(LogLevel::Info, "resumed from " + checkpointDirectory + " at step " + std::to_string(m_position.step));
+  log(LogLevel::Info, "resumed from " + checkpointDirectory + " at step " + std::to_string(m_position.step) +
+                          (data.integrity == CheckpointIntegrity::Verified
+                               ? " (checksums verified)"
+                               : " (unverified: written before checkpoints carried checksums)"));
 }
 
 double Trainer::learningRateAt(std::int64_t stepIndex) const {

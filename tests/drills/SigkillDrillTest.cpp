@@ -1,0 +1,290 @@
+// SIGKILL drills (issue 11): `lorafa train`, `lorafa resume` and `lorafa export` killed for real,
+// at seeded-random moments and at named points inside checkpoint, export and SQLite writes. After
+// every kill: SQLite's integrity check passes, every metric row another connection saw committed
+// is still there, every checkpoint verifies, and `lorafa resume` ends with the weights of a run
+// that was never interrupted, bit for bit.
+#include "DrillSupport.h"
+
+namespace lorafa::drills {
+namespace {
+
+struct DrillRun {
+  TempRoot root;
+  fs::path reference; // output folder of the uninterrupted run
+  RunSpec spec;
+  explicit DrillRun(const std::string& name, RunSpec s) : root(name), spec(s) {
+    writeTinyModel(root.path / "model");
+    const fs::path config = writeRunConfig(root.path, "straight", root.path / "out-straight", spec);
+    const ChildResult r = runLorafa({"train", config.string(), "--store", (root.path / "straight.db").string()}, root.path);
+    EXPECT_EQ(r.exitCode, 0) << r.describe();
+    reference = root.path / "out-straight";
+  }
+  fs::path finalCheckpoint(const fs::path& outputDir) const { return outputDir / "checkpoints" / stepName(spec.maxSteps); }
+};
+
+// The metric history of a chain of runs (run i+1 resumed from run i): per step, the value of the
+// latest run that reached it. Values a killed run recorded for steps its successor repeated must
+// be the same (a repeated step computes the same numbers).
+std::map<std::int64_t, double> chainedLosses(const fs::path& store) {
+  StoreReader reader(store);
+  const auto rows = reader.metrics();
+  std::map<std::int64_t, std::map<std::int64_t, double>> byRun;
+  if (rows) {
+    for (const auto& [run, step, name, value] : *rows) {
+      if (name == "train/loss") byRun[run][step] = value;
+    }
+  }
+  std::map<std::int64_t, double> chain;
+  for (const auto& [run, losses] : byRun) {
+    for (const auto& [step, value] : losses) {
+      const auto earlier = chain.find(step);
+      if (earlier != chain.end()) {
+        EXPECT_EQ(earlier->second, value) << "run " << run << " repeated step " << step << " differently";
+      }
+      chain[step] = value;
+    }
+  }
+  return chain;
+}
+
+void expectSameHistory(const fs::path& store, const fs::path& referenceStore, std::int64_t steps) {
+  const auto chain = chainedLosses(store);
+  const auto reference = chainedLosses(referenceStore);
+  ASSERT_EQ(reference.size(), static_cast<std::size_t>(steps));
+  ASSERT_EQ(chain.size(), static_cast<std::size_t>(steps)) << "steps missing from the history";
+  for (const auto& [step, value] : reference) EXPECT_EQ(chain.at(step), value) << "train/loss of step " << step;
+}
+
+TEST(SigkillDrill, RandomKillsDuringTrainingLoseNothingAndResumeToTheSameWeights) {
+  RunSpec spec;
+  spec.maxSteps = 24;
+  spec.saveEvery = 1;
+  spec.keepLast = 2;
+  spec.evalEvery = 6;
+  DrillRun setup("random", spec);
+  const fs::path& root = setup.root.path;
+  const fs::path out = root / "out-killed";
+  const fs::path store = root / "killed.db";
+  const fs::path config = writeRunConfig(root, "killed", out, spec);
+  std::mt19937 random(20261129); // seeded: the same kill moments on every run of the drill
+  const int wantedKills = 10;
+  int kills = 0;
+  std::int64_t runId = 1;
+  std::int64_t lastStep = 0;
+  bool finished = false;
+  while (!finished) {
+    const std::vector<std::string> args =
+        kills == 0 ? std::vector<std::string>{"train", config.string(), "--store", store.string()}
+                                 : std::vector<std::string>{"resume", std::to_string(runId), "--store", store.string()};
+    Child child(args, root);
+    CommittedWatcher watcher(store);
+    bool killed = false;
+    if (kills < wantedKills) {
+      // Wait for progress past the previous kill, then let a random 0-400 ms pass: the kill lands
+      // anywhere in a step, an evaluation, a checkpoint write or a metrics commit.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+      while (child.running() && std::chrono::steady_clock::now() < deadline) {
+        const auto steps = checkpointSteps(out);
+        if (!steps.empty() && steps.back() > lastStep) break;
+        watcher.poll();
+        std::this_thread::sleep_for(std::chrono::milliseconds(3));
+      }
+      const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(random() % 400);
+      while (child.running() && std::chrono::steady_clock::now() < until) {
+        watcher.poll();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      if (child.running()) {
+        watcher.poll(); // the last view of what is committed, then the kill
+        child.sigkill();
+        killed = true;
+      }
+    }
+    const ChildResult r = child.wait();
+    if (killed && r.killedBySigkill()) {
+      ++kills;
+      expectStoreKeptCommittedRows(store, watcher.committed());
+      ASSERT_GE(expectAllCheckpointsVerify(out), 1) << "no checkpoint after kill " << kills;
+      const auto steps = checkpointSteps(out);
+      EXPECT_GE(steps.back(), lastStep) << "a checkpoint that existed before the kill is gone";
+      // Every step up to the newest checkpoint has its loss committed (the trainer flushes the
+      // store before it writes a checkpoint).
+      std::set<std::int64_t> logged;
+      const auto rows = StoreReader(store).metrics();
+      ASSERT_TRUE(rows);
+      for (const auto& [run, step, name, value] : *rows) {
+        if (name == "train/loss") logged.insert(step);
+      }
+      for (std::int64_t s = 1; s <= steps.back(); ++s) EXPECT_EQ(logged.count(s), 1u) << "train/loss of step " << s << " lost";
+      lastStep = steps.back();
+      runId = StoreReader(store).newestRunId(); // the killed run: the next resume continues it
+      std::cout << "[ drill    ] kill " << kills << " of run " << runId << ": newest checkpoint step " << lastStep << std::endl;
+    } else {
+      ASSERT_EQ(r.exitCode, 0) << r.describe();
+      finished = true;
+    }
+  }
+  EXPECT_GE(kills, 8) << "the run finished before the drill could kill it often enough";
+  expectSameWeights(setup.finalCheckpoint(out), setup.finalCheckpoint(setup.reference));
+  expectSameHistory(store, root / "straight.db", spec.maxSteps);
+  EXPECT_TRUE(entriesStartingWith(out / "checkpoints", ".partial-").empty()) << "temporary checkpoint folders left behind";
+  StoreReader reader(store);
+  EXPECT_EQ(reader.integrityCheck(), "ok");
+}
+
+struct PointCase {
+  const char* point;       // LORAFA_FAULT_KILL_AT
+  std::int64_t newestStep; // the newest complete checkpoint after the kill (save_every 2)
+  bool leavesPartial;      // a temporary folder is left for the next write to remove
+};
+
+class CheckpointPointDrill : public ::testing::TestWithParam<PointCase> {};
+
+TEST_P(CheckpointPointDrill, KillInsideACheckpointWriteKeepsThePreviousOneAndResumes) {
+  const PointCase c = GetParam();
+  RunSpec spec; // 8 steps, a checkpoint every 2
+  DrillRun setup(std::string("point-") + c.point, spec);
+  const fs::path& root = setup.root.path;
+  const fs::path out = root / "out-killed";
+  const fs::path store = root / "killed.db";
+  const fs::path config = writeRunConfig(root, "killed", out, spec);
+  ChildOptions options;
+  options.faultKillAt = c.point;
+  const ChildResult killed = runLorafa({"train", config.string(), "--store", store.string()}, root, options);
+  ASSERT_TRUE(killed.killedBySigkill()) << killed.describe();
+  EXPECT_NE(killed.err.find(std::string("SIGKILL at ") + std::string(c.point).substr(0, std::string(c.point).find(':'))),
+            std::string::npos);
+  StoreReader reader(store);
+  EXPECT_EQ(reader.integrityCheck(), "ok");
+  EXPECT_EQ(expectAllCheckpointsVerify(out), c.newestStep / 2 > 2 ? 2 : static_cast<int>(c.newestStep / 2));
+  ASSERT_FALSE(checkpointSteps(out).empty());
+  EXPECT_EQ(checkpointSteps(out).back(), c.newestStep);
+  EXPECT_EQ(!entriesStartingWith(out / "checkpoints", ".partial-").empty(), c.leavesPartial);
+
+  const ChildResult resumed = runLorafa({"resume", "1", "--store", store.string()}, root);
+  ASSERT_EQ(resumed.exitCode, 0) << resumed.describe();
+  EXPECT_NE(resumed.out.find("(checksums verified)"), std::string::npos) << resumed.out;
+  expectSameWeights(setup.finalCheckpoint(out), setup.finalCheckpoint(setup.reference));
+  expectSameHistory(store, root / "straight.db", spec.maxSteps);
+  EXPECT_TRUE(entriesStartingWith(out / "checkpoints", ".partial-").empty()) << "the next write did not clean up";
+}
+
+INSTANTIATE_TEST_SUITE_P(Points, CheckpointPointDrill,
+                         ::testing::Values(PointCase{"checkpoint.after-weights:2", 2, true},
+                                           PointCase{"checkpoint.before-checksums:2", 2, true},
+                                           // the 2nd checkpoint's 2nd file (optimizer), before its rename
+                                           PointCase{"atomic-file.before-rename:7", 2, true},
+                                           PointCase{"checkpoint.before-swap:2", 2, true},
+                                           PointCase{"checkpoint.committed:2", 4, false}),
+                         [](const auto& info) {
+                           std::string name = info.param.point;
+                           for (char& ch : name) {
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           }
+                           return name;
+                         });
+
+TEST(SigkillDrill, KillInsideASqliteCommitKeepsTheStoreSoundAndEveryCommittedRow) {
+  RunSpec spec;
+  DrillRun setup("sqlite", spec);
+  const fs::path& root = setup.root.path;
+  const fs::path out = root / "out-killed";
+  const fs::path store = root / "killed.db";
+  const fs::path config = writeRunConfig(root, "killed", out, spec);
+  for (const char* point : {"store.before-commit:4", "store.before-commit:9"}) {
+    ChildOptions options;
+    options.faultKillAt = point;
+    const bool first = std::string(point) == "store.before-commit:4";
+    Child child(first ? std::vector<std::string>{"train", config.string(), "--store", store.string()}
+                      : std::vector<std::string>{"resume", "1", "--store", store.string()},
+                root, options);
+    CommittedWatcher watcher(store);
+    while (child.running()) {
+      watcher.poll();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    const ChildResult r = child.wait();
+    ASSERT_TRUE(r.killedBySigkill()) << point << ": " << r.describe();
+    ASSERT_FALSE(watcher.committed().empty()) << "nothing was seen committed before the kill";
+    expectStoreKeptCommittedRows(store, watcher.committed());
+    expectAllCheckpointsVerify(out);
+    if (!first) break;
+    // Resume the first kill with the second point armed: a commit dies again in the resumed run.
+  }
+  // Run 1 was killed, run 2 (resumed from 1) was killed: resume run 2 to the end.
+  const ChildResult resumed = runLorafa({"resume", "2", "--store", store.string()}, root);
+  ASSERT_EQ(resumed.exitCode, 0) << resumed.describe();
+  expectSameWeights(setup.finalCheckpoint(out), setup.finalCheckpoint(setup.reference));
+  expectSameHistory(store, root / "straight.db", spec.maxSteps);
+}
+
+// Exports: `lorafa export --force` over an earlier export, killed inside the write. The target is
+// always either the previous export, byte for byte, or the complete new one; never half-written.
+struct ExportCase {
+  const char* point;
+  bool targetIsNew; // after the kill, the target holds the new export (else the previous one)
+};
+
+class ExportPointDrill : public ::testing::TestWithParam<ExportCase> {};
+
+TEST_P(ExportPointDrill, KillInsideAnExportLeavesThePreviousOrTheNewFolderWhole) {
+  const ExportCase c = GetParam();
+  TempRoot rootDir(std::string("export-") + c.point);
+  const fs::path& root = rootDir.path;
+  writeTinyModel(root / "model");
+  RunSpec spec;
+  spec.maxSteps = 4;
+  spec.keepLast = 2;
+  const fs::path out = root / "out";
+  const fs::path store = root / "runs.db";
+  const fs::path config = writeRunConfig(root, "run", out, spec);
+  ASSERT_EQ(runLorafa({"train", config.string(), "--store", store.string()}, root).exitCode, 0);
+  const fs::path target = root / "exported";
+  const fs::path fresh = root / "exported-reference";
+  // The previous export from step 2, the reference of the new one from step 4.
+  const ChildResult first = runLorafa({"export", "1", "--store", store.string(), "--adapter", target.string(), "--checkpoint",
+                                       (out / "checkpoints" / stepName(2)).string(), "--no-verify"},
+                                      root);
+  ASSERT_EQ(first.exitCode, 0) << first.describe();
+  ASSERT_EQ(runLorafa({"export", "1", "--store", store.string(), "--adapter", fresh.string(), "--no-verify"}, root).exitCode, 0);
+  const auto previous = folderDigest(target);
+  const auto next = folderDigest(fresh);
+  ASSERT_NE(previous.at("adapter_model.safetensors"), next.at("adapter_model.safetensors"));
+
+  ChildOptions options;
+  options.faultKillAt = c.point;
+  const ChildResult killed =
+      runLorafa({"export", "1", "--store", store.string(), "--adapter", target.string(), "--force", "--no-verify"}, root, options);
+  ASSERT_TRUE(killed.killedBySigkill()) << killed.describe();
+  const auto after = folderDigest(target);
+  if (c.targetIsNew) {
+    EXPECT_EQ(after.at("adapter_model.safetensors"), next.at("adapter_model.safetensors"));
+    EXPECT_EQ(after.at("adapter_config.json"), next.at("adapter_config.json"));
+  } else {
+    EXPECT_EQ(after, previous) << "the previous export was changed by a killed export";
+  }
+  // A retry cleans up what the killed one left and writes the new export whole.
+  const ChildResult retry =
+      runLorafa({"export", "1", "--store", store.string(), "--adapter", target.string(), "--force", "--no-verify"}, root);
+  ASSERT_EQ(retry.exitCode, 0) << retry.describe();
+  EXPECT_EQ(folderDigest(target).at("adapter_model.safetensors"), next.at("adapter_model.safetensors"));
+  EXPECT_TRUE(entriesStartingWith(root, "exported.tmp-").empty()) << "staging folders left behind";
+  EXPECT_TRUE(entriesStartingWith(root, "exported.old-").empty()) << "previous copies left behind";
+  StoreReader reader(store);
+  EXPECT_EQ(reader.integrityCheck(), "ok");
+}
+
+INSTANTIATE_TEST_SUITE_P(Points, ExportPointDrill,
+                         ::testing::Values(ExportCase{"atomic-file.before-rename:1", false},
+                                           ExportCase{"export.before-commit", false},
+                                           ExportCase{"export.after-swap", true}),
+                         [](const auto& info) {
+                           std::string name = info.param.point;
+                           for (char& ch : name) {
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           }
+                           return name;
+                         });
+
+} // namespace
+} // namespace lorafa::drills
