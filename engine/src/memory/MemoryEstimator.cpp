@@ -283,7 +283,10 @@ MemoryEstimate estimateMemory(const MemoryPlan& plan) {
       if (!encoder && postAttention) blockPostExtra[block] += tokens * plan.rank * act;
     }
     if (!keepsInput || kind.alreadySaved) continue;
-    const std::string key = (kind.perModel ? std::string("model.") : block) + kind.tag;
+    // Under autocast a trained fp32 linear casts its input itself: linears reading one tensor
+    // (q, k, v; gate, up) each keep their own bf16 copy, where fp32 shares one.
+    const bool ownCopy = lowPrecision && method == TrainMethod::Full;
+    const std::string key = (kind.perModel ? std::string("model.") : block) + kind.tag + (ownCopy ? l.name : "");
     if (!keptInputs.insert(key).second) continue;
     const std::int64_t bytes = (kind.encoderTokens ? encoderTokens : tokens) * l.inFeatures * act;
     inputBytes += bytes;
@@ -293,10 +296,27 @@ MemoryEstimate estimateMemory(const MemoryPlan& plan) {
   std::int64_t fullNormPerBlock = 0;
   if (method == TrainMethod::Full && (c.family == ModelFamily::Llama || t5)) {
     // Trainable RMSNorm weights keep the normalised input (LayerNorm's backward needs nothing more).
-    fullNormPerBlock = 2 * c.hiddenSize * act * decoderTokens;
-    byKind["norms"] += 2 * c.hiddenSize * act * (decoderTokens * decoderLayers + (t5 ? encoderTokens * c.numLayers : 0));
+    // Norms compute in float32 whatever the autocast.
+    fullNormPerBlock = 2 * c.hiddenSize * kFloatBytes * decoderTokens;
+    byKind["norms"] += 2 * c.hiddenSize * kFloatBytes *
+                       (decoderTokens * decoderLayers + (t5 ? encoderTokens * c.numLayers : 0));
   }
   if (adapterBytes > 0) byKind["adapters (x·Aᵀ)"] += adapterBytes;
+  if (lowPrecision) {
+    // Autocast's low-precision copy of each trained fp32 weight a matmul reads, kept for its
+    // backward until that layer's backward has run: every linear (the head included) in full
+    // fine-tuning, the adapters' matrices otherwise.
+    std::int64_t copied = 0;
+    if (method == TrainMethod::Full) {
+      for (const LinearModuleInfo& l : linears) copied += l.inFeatures * l.outFeatures;
+      bool untiedHead = false;
+      for (const LinearModuleInfo& l : linears) untiedHead = untiedHead || l.isOutputHead;
+      if (!untiedHead && !classifier) copied += c.vocabSize * c.hiddenSize;
+    } else {
+      copied = adapterParameters;
+    }
+    byKind["autocast weight copies"] += copied * act;
+  }
   if (inputBytes > 0) byKind["trained linears' inputs"] += inputBytes;
 
   // Loss: causal LMs and T5 keep the final hidden states and one float per counted token; the

@@ -7,6 +7,7 @@
 #include "adapters/AdapterInjector.h"
 #include "memory/ChunkedCrossEntropy.h"
 #include "models/ModelConfig.h"
+#include "models/Autocast.h"
 #include "models/ModelFactory.h"
 
 #include <torch/torch.h>
@@ -43,7 +44,20 @@ std::int64_t measuredPeak(const MemoryPlan& plan) {
     adapter.alpha = plan.rank;
     prepareForTraining(*model, TargetSpec::parse(plan.targets), adapter);
     model->setGradientCheckpointing(plan.gradientCheckpointing);
+    model->setRecomputeMlp(plan.recomputeMlp);
     model->train();
+    const bool bf16 = plan.precision == Precision::Bf16;
+    if (bf16) {
+      // As Trainer::setup: frozen base weights in bf16; what trains and the adapters' A stay fp32.
+      torch::NoGradGuard noGrad;
+      for (auto& item : model->named_parameters()) {
+        const std::string& name = item.key();
+        const bool adapterMatrix = name.size() > 7 && (name.compare(name.size() - 7, 7, ".lora_A") == 0 ||
+                                                       name.compare(name.size() - 7, 7, ".lora_B") == 0);
+        torch::Tensor& p = item.value();
+        if (!p.requires_grad() && !adapterMatrix) p.set_data(p.to(torch::kBFloat16));
+      }
+    }
     std::vector<torch::Tensor> trainable;
     for (const auto& p : model->parameters()) {
       if (p.requires_grad()) trainable.push_back(p);
@@ -56,8 +70,13 @@ std::int64_t measuredPeak(const MemoryPlan& plan) {
     inputs.returnHidden = true;
     const OutputHead head = *model->outputHead();
     auto step = [&] {
-      const torch::Tensor hidden = model->forward(inputs);
-      const torch::Tensor loss = chunkedNextTokenLossSum(hidden, head.weight, inputs.inputIds, head.hiddenScale, -100);
+      torch::Tensor loss, hidden; // as the trainer: the hidden states stay referenced through backward
+      {
+        AutocastScope autocast(c10::DeviceType::CPU,
+                               bf16 ? std::optional<c10::ScalarType>(torch::kBFloat16) : std::nullopt);
+        hidden = model->forward(inputs);
+        loss = chunkedNextTokenLossSum(hidden, head.weight, inputs.inputIds, head.hiddenScale, -100);
+      }
       (loss / static_cast<double>(plan.batchSize * (plan.sequenceLength - 1))).backward();
       optimizer.step();
       for (auto& p : trainable) p.mutable_grad() = torch::Tensor(); // as the trainer: no gradient kept
@@ -103,7 +122,166 @@ TEST(MemoryEstimate, WithinTenPercentOfTheMeasuredPeakOnACpuGrid) {
       }
     }
   }
+  // train.recompute_mlp and bf16 autocast (the trainer's mixed precision on the CPU), llama.
+  for (const TrainMethod method : {TrainMethod::Full, TrainMethod::Lora, TrainMethod::LoraFa}) {
+    for (const auto& [batch, length] : {std::pair<std::int64_t, std::int64_t>{2, 64}, {4, 128}, {2, 256}}) {
+      for (const auto& [bf16, recompute] : {std::pair<bool, bool>{false, true}, {true, false}, {true, true}}) {
+        MemoryPlan plan;
+        plan.modelConfigJson = configJson("llama");
+        plan.method = method;
+        plan.rank = 4;
+        plan.targets = "all-linear";
+        plan.batchSize = batch;
+        plan.sequenceLength = length;
+        plan.precision = bf16 ? Precision::Bf16 : Precision::Fp32;
+        plan.recomputeMlp = recompute;
+        const MemoryEstimate e = estimateMemory(plan);
+        const std::int64_t measured = measuredPeak(plan);
+        const double error = (static_cast<double>(e.peak) - measured) / static_cast<double>(measured);
+        worst = std::max(worst, std::abs(error));
+        std::printf("llama  %-8s B %lld T %4lld r  4 %s%s: measured %9.3f MiB, predicted %9.3f MiB, error %+6.1f%%\n",
+                    toString(method), static_cast<long long>(batch), static_cast<long long>(length),
+                    bf16 ? "bf16" : "fp32", recompute ? " recompute_mlp" : "", measured / 1048576.0,
+                    e.peak / 1048576.0, 100.0 * error);
+        EXPECT_LE(std::abs(error), 0.10) << toString(method) << " B " << batch << " T " << length << " bf16 " << bf16
+                                         << " recompute_mlp " << recompute;
+      }
+    }
+  }
   ::testing::Test::RecordProperty("worst_error_percent", std::to_string(100.0 * worst));
+}
+
+namespace {
+
+/// Loss and every trainable gradient of one step of a tiny float64 Llama, with or without
+/// train.recompute_mlp; B is given values so that LoRA's dA is not zero, dropout exercises the
+/// replay of the forward's random draws.
+struct StepResult {
+  double loss = 0.0;
+  std::map<std::string, torch::Tensor> grads;
+};
+
+StepResult tinyLlamaStep(TrainMethod method, bool recompute) {
+  const std::string json = R"({"model_type": "llama", "vocab_size": 97, "hidden_size": 32, "intermediate_size": 88,
+    "num_hidden_layers": 3, "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 64})";
+  auto model = createModel(ModelConfig::fromJson(json, "tiny llama"), torch::dtype(torch::kDouble));
+  initializeRandom(*model, 5);
+  AdapterConfig adapter;
+  adapter.method = method;
+  adapter.rank = 4;
+  adapter.alpha = 8;
+  adapter.dropout = method == TrainMethod::Full ? 0.0 : 0.1;
+  torch::manual_seed(31);
+  prepareForTraining(*model, TargetSpec::parse("all-linear"), adapter);
+  {
+    torch::NoGradGuard noGrad;
+    torch::manual_seed(32);
+    for (auto& item : model->named_parameters()) {
+      const std::string& name = item.key();
+      if (name.size() > 7 && name.compare(name.size() - 7, 7, ".lora_B") == 0) item.value().normal_(0.0, 0.1);
+    }
+  }
+  model->train();
+  model->setRecomputeMlp(recompute);
+  ModelInputs inputs;
+  torch::manual_seed(33);
+  inputs.inputIds = torch::randint(0, 97, {2, 12}, torch::kLong);
+  inputs.attentionMask = torch::ones({2, 12}, torch::kLong);
+  torch::manual_seed(34); // the dropout draws
+  const torch::Tensor logits = model->forward(inputs);
+  const torch::Tensor loss = torch::nn::functional::cross_entropy(
+      logits.slice(1, 0, -1).reshape({-1, 97}), inputs.inputIds.slice(1, 1).reshape({-1}));
+  loss.backward();
+  StepResult result;
+  result.loss = loss.item<double>();
+  for (const auto& item : model->named_parameters()) {
+    if (item.value().requires_grad()) result.grads[item.key()] = item.value().grad().clone();
+  }
+  return result;
+}
+
+/// What the model holds between forward and backward (float32, the output excluded).
+std::int64_t heldAfterForward(const MemoryPlan& plan) {
+  CpuMemoryTracker& tracker = CpuMemoryTracker::instance();
+  auto model = createModel(ModelConfig::fromJson(plan.modelConfigJson, "test"), torch::dtype(torch::kFloat));
+  initializeRandom(*model, 1);
+  AdapterConfig adapter;
+  adapter.method = plan.method;
+  adapter.rank = plan.rank;
+  adapter.alpha = plan.rank;
+  prepareForTraining(*model, TargetSpec::parse(plan.targets), adapter);
+  model->setRecomputeMlp(plan.recomputeMlp);
+  model->train();
+  ModelInputs inputs;
+  torch::manual_seed(2);
+  inputs.inputIds = torch::randint(0, 1000, {plan.batchSize, plan.sequenceLength}, torch::kLong);
+  inputs.attentionMask = torch::ones({plan.batchSize, plan.sequenceLength}, torch::kLong);
+  inputs.returnHidden = true;
+  const std::int64_t before = tracker.currentBytes();
+  const torch::Tensor hidden = model->forward(inputs);
+  const std::int64_t held = tracker.currentBytes() - before - static_cast<std::int64_t>(hidden.nbytes());
+  hidden.sum().backward(); // the graph must still be usable
+  return held;
+}
+
+} // namespace
+
+TEST(RecomputeMlp, LossAndGradientsEqualKeepingGateAndUp) {
+  for (const TrainMethod method : {TrainMethod::Full, TrainMethod::Lora, TrainMethod::LoraFa}) {
+    const StepResult plain = tinyLlamaStep(method, false);
+    const StepResult recomputed = tinyLlamaStep(method, true);
+    // float64: the same operations in the same order, so equal to rounding (1e-12 relative).
+    EXPECT_NEAR(recomputed.loss, plain.loss, 1e-12 * std::abs(plain.loss)) << toString(method);
+    ASSERT_FALSE(plain.grads.empty());
+    ASSERT_EQ(plain.grads.size(), recomputed.grads.size()) << toString(method);
+    int nonZero = 0, mlpGrads = 0;
+    for (const auto& [name, grad] : plain.grads) {
+      const torch::Tensor& other = recomputed.grads.at(name);
+      ASSERT_TRUE(grad.defined()) << name;
+      ASSERT_TRUE(other.defined()) << toString(method) << " " << name << ": no gradient with recompute_mlp";
+      const double largest = grad.abs().max().item<double>();
+      const double difference = (grad - other).abs().max().item<double>();
+      EXPECT_LE(difference, 1e-12 * std::max(1.0, largest)) << toString(method) << " " << name;
+      nonZero += largest > 0.0;
+      mlpGrads += name.find("gate_proj") != std::string::npos || name.find("up_proj") != std::string::npos;
+    }
+    EXPECT_GT(nonZero, 0) << toString(method);
+    EXPECT_GT(mlpGrads, 0) << toString(method) << ": gate/up train";
+  }
+}
+
+TEST(RecomputeMlp, SavedBytesDropByThePredictedAmount) {
+  CpuMemoryTracker::instance().install();
+  for (const TrainMethod method : {TrainMethod::Full, TrainMethod::Lora, TrainMethod::LoraFa}) {
+    MemoryPlan plan;
+    plan.modelConfigJson = configJson("llama");
+    plan.method = method;
+    plan.rank = 8;
+    plan.targets = "all-linear";
+    plan.batchSize = 2;
+    plan.sequenceLength = 128;
+    const std::int64_t keptBefore = heldAfterForward(plan);
+    const std::int64_t predictedBefore = estimateMemory(plan).savedActivations;
+    plan.recomputeMlp = true;
+    const std::int64_t keptAfter = heldAfterForward(plan);
+    const std::int64_t predictedAfter = estimateMemory(plan).savedActivations;
+    const std::int64_t saved = keptBefore - keptAfter, predicted = predictedBefore - predictedAfter;
+    // Per layer and token: gate and up (2 × 344 floats) instead of the MLP's input (128), and for
+    // LoRA-FA/LoRA the gate/up adapters' x·Aᵀ (2 × 8); LoRA and full kept that input anyway.
+    const std::int64_t tokens = 2 * 128, layers = 2;
+    const std::int64_t expected = layers * tokens * 4 *
+        (method == TrainMethod::LoraFa ? 2 * 344 + 2 * 8 - 128 : method == TrainMethod::Lora ? 2 * 344 + 2 * 8 : 2 * 344);
+    std::printf("%-8s kept %lld -> %lld B: saved %lld B, predicted %lld B, by hand %lld B\n", toString(method),
+                static_cast<long long>(keptBefore), static_cast<long long>(keptAfter), static_cast<long long>(saved),
+                static_cast<long long>(predicted), static_cast<long long>(expected));
+    EXPECT_EQ(predicted, expected) << toString(method);
+    // Each checkpoint also keeps the CPU generator's state (to replay dropout), one small tensor
+    // per layer that the planner neglects; the graph's own bookkeeping is not tensors.
+    const std::int64_t generatorState =
+        static_cast<std::int64_t>(at::globalContext().defaultGenerator(c10::Device(c10::kCPU)).get_state().nbytes());
+    EXPECT_NEAR(static_cast<double>(saved), static_cast<double>(expected - layers * generatorState), 1024.0)
+        << toString(method) << " (generator state " << generatorState << " B per layer)";
+  }
 }
 
 TEST(MemoryEstimate, BreakdownAddsUpAndOrdersTheMethods) {
