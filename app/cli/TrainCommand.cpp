@@ -5,6 +5,8 @@
 
 #include "lorafa/CheckpointIntegrity.h"
 #include "lorafa/CpuMemoryTracker.h"
+#include "lorafa/EngineInfo.h"
+#include "lorafa/MemoryEstimate.h"
 #include "lorafa/RunConfig.h"
 #include "lorafa/RunStore.h"
 #include "lorafa/TrainingSession.h"
@@ -18,6 +20,7 @@
 #include <fstream>
 #include <map>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <unistd.h>
@@ -49,13 +52,54 @@ std::string duration(double seconds) {
   return text;
 }
 
+/// The memory planner's peak for the run's method on the device it will use; nullopt with the
+/// reason when the planner cannot read the model.
+std::optional<std::int64_t> predictedPeak(const RunConfig& config, std::string& reason) {
+  std::string device = config.train.device;
+  if (device.empty() || device == "auto") device = queryEngineInfo().defaultDevice;
+  try {
+    return estimateMemory(MemoryPlan::fromRunConfig(config, device.empty() ? "cpu" : device)).peak;
+  } catch (const std::exception& e) {
+    reason = e.what();
+    return std::nullopt;
+  }
+}
+
+/// "memory after step 1: predicted 194.0 MiB, measured 190.2 MiB (+2.0%)", as the studio's Train
+/// page shows it; the percentage is (predicted − measured) / measured.
+std::string calibrationLine(std::int64_t step, const std::optional<std::int64_t>& predicted, std::int64_t measured,
+                            const std::string& reason) {
+  const auto mib = [](std::int64_t bytes) { return fixed(static_cast<double>(bytes) / (1024.0 * 1024.0), 1) + " MiB"; };
+  std::string line = "memory after step " + std::to_string(step) + ": ";
+  if (!predicted) return line + "no prediction" + (reason.empty() ? "" : " (" + reason + ")") + ", measured " + mib(measured);
+  line += "predicted " + mib(*predicted) + ", measured " + mib(measured);
+  if (measured > 0) {
+    const double error = 100.0 * static_cast<double>(*predicted - measured) / static_cast<double>(measured);
+    line += " (" + std::string(error >= 0 ? "+" : "") + fixed(error, 1) + "%)";
+  }
+  return line;
+}
+
 /// On a terminal: one progress line redrawn in place (bar, ETA, live loss and memory). Otherwise
 /// plain log lines, one per step and evaluation, for log files and pipes.
 class PrintingObserver : public TrainerObserver {
 public:
   PrintingObserver(std::ostream& out, bool terminal) : m_out(out), m_terminal(terminal) {}
   ~PrintingObserver() override { endBar(); }
+  /// After the first step, the measured peak is printed next to this prediction once.
+  void setPrediction(std::optional<std::int64_t> peakBytes, std::string reason) {
+    m_predictedPeak = peakBytes;
+    m_noPredictionReason = std::move(reason);
+  }
   void onStep(const StepMetrics& m) override {
+    printStep(m);
+    if (!m_calibrationPrinted) {
+      endBar();
+      m_out << calibrationLine(m.step, m_predictedPeak, m.memoryPeakBytes, m_noPredictionReason) << std::endl;
+      m_calibrationPrinted = true;
+    }
+  }
+  void printStep(const StepMetrics& m) {
     if (m_terminal) {
       drawBar(m);
       return;
@@ -104,6 +148,9 @@ private:
   std::ostream& m_out;
   bool m_terminal;
   bool m_barShown = false;
+  bool m_calibrationPrinted = false;
+  std::optional<std::int64_t> m_predictedPeak;
+  std::string m_noPredictionReason;
   double m_secondsSum = 0.0;
   std::int64_t m_stepsSeen = 0;
 };
@@ -182,6 +229,11 @@ int train(const RunConfig& config, const std::string& storePath, const std::opti
     }
   }
   store.startRun(runId);
+  {
+    std::string reason;
+    const std::optional<std::int64_t> peak = predictedPeak(config, reason);
+    observer.setPrediction(peak, reason);
+  }
   out << "run " << runId << ": " << run.name << " (" << run.method << "), " << session->trainRows() << " training rows, "
       << session->validationRows() << " validation rows, " << session->totalSteps() << " steps; store " << store.path()
       << std::endl;
