@@ -191,27 +191,28 @@ TEST(SigkillDrill, KillInsideASqliteCommitKeepsTheStoreSoundAndEveryCommittedRow
   const fs::path out = root / "out-killed";
   const fs::path store = root / "killed.db";
   const fs::path config = writeRunConfig(root, "killed", out, spec);
-  for (const char* point : {"store.before-commit:4", "store.before-commit:9"}) {
-    ChildOptions options;
-    options.faultKillAt = point;
-    const bool first = std::string(point) == "store.before-commit:4";
-    Child child(first ? std::vector<std::string>{"train", config.string(), "--store", store.string()}
-                      : std::vector<std::string>{"resume", "1", "--store", store.string()},
-                root, options);
-    CommittedWatcher watcher(store);
-    while (child.running()) {
-      watcher.poll();
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    const ChildResult r = child.wait();
-    ASSERT_TRUE(r.killedBySigkill()) << point << ": " << r.describe();
-    ASSERT_FALSE(watcher.committed().empty()) << "nothing was seen committed before the kill";
-    expectStoreKeptCommittedRows(store, watcher.committed());
-    expectAllCheckpointsVerify(out);
-    if (!first) break;
-    // Resume the first kill with the second point armed: a commit dies again in the resumed run.
+  // Run 1 dies right after its first checkpoint; run 2 (its resume) dies inside a metrics commit:
+  // the batch is written into the WAL, not yet committed. The writer commits about every 100 ms
+  // (memory samples, metrics, log lines), so the 6th commit falls inside run 2's training.
+  ChildOptions first;
+  first.faultKillAt = "checkpoint.committed:1";
+  ASSERT_TRUE(runLorafa({"train", config.string(), "--store", store.string()}, root, first).killedBySigkill());
+  ChildOptions inCommit;
+  inCommit.faultKillAt = "store.before-commit:6";
+  Child child({"resume", "1", "--store", store.string()}, root, inCommit);
+  CommittedWatcher watcher(store);
+  watcher.poll();
+  const std::size_t before = watcher.committed().size();
+  while (child.running()) {
+    watcher.poll();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  // Run 1 was killed, run 2 (resumed from 1) was killed: resume run 2 to the end.
+  const ChildResult r = child.wait();
+  ASSERT_TRUE(r.killedBySigkill()) << r.describe();
+  EXPECT_NE(r.err.find("SIGKILL at store.before-commit"), std::string::npos) << r.err;
+  EXPECT_GT(before, 0u) << "run 1's rows were not seen committed";
+  expectStoreKeptCommittedRows(store, watcher.committed());
+  expectAllCheckpointsVerify(out);
   const ChildResult resumed = runLorafa({"resume", "2", "--store", store.string()}, root);
   ASSERT_EQ(resumed.exitCode, 0) << resumed.describe();
   expectSameWeights(setup.finalCheckpoint(out), setup.finalCheckpoint(setup.reference));
