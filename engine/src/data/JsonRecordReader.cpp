@@ -1,6 +1,7 @@
 #include "data/JsonRecordReader.h"
 
 #include "data/TextUtil.h"
+#include "io/StrictJson.h"
 
 #include <cstring>
 
@@ -13,6 +14,19 @@ std::string describeChar(char c) {
   const auto byte = static_cast<unsigned char>(c);
   if (byte >= 0x21 && byte < 0x7F) return std::string("'") + c + "'";
   return quoteForMessage(std::string_view(&c, 1));
+}
+
+// nlohmann's message for an error that is not a parse error, without its "[json.exception...]"
+// prefix and in printable characters.
+std::string describeJsonException(const nlohmann::json::exception& error) {
+  std::string detail = error.what();
+  const std::size_t bracket = detail.find("] ");
+  if (bracket != std::string::npos) detail.erase(0, bracket + 2);
+  for (char& c : detail) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7F) c = '?';
+  }
+  return detail;
 }
 
 } // namespace
@@ -82,6 +96,13 @@ void JsonRecordReader::parse(const std::string& text, std::uint64_t line, std::u
     record.error.emplace(path, l, c, "NUL byte in the record");
     return;
   }
+  if (const std::int64_t deep = findJsonTooDeep(text.data(), text.data() + text.size()); deep >= 0) {
+    std::uint64_t l = line, c = column;
+    advancePosition(text, static_cast<std::size_t>(deep), l, c);
+    record.error.emplace(path, l, c,
+                         "arrays and objects nest deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    return;
+  }
   try {
     record.value = nlohmann::ordered_json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::parse_error& e) {
@@ -92,6 +113,9 @@ void JsonRecordReader::parse(const std::string& text, std::uint64_t line, std::u
       problem += " (JSON Lines needs each record whole on one line)";
     }
     record.error.emplace(path, l, c, problem);
+    return;
+  } catch (const nlohmann::json::exception& e) { // e.g. a number beyond a double (1e400)
+    record.error.emplace(path, line, column, std::string("invalid JSON: ") + describeJsonException(e));
     return;
   }
   if (!record.value.is_object()) {

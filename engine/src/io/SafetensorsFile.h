@@ -1,5 +1,7 @@
 #pragma once
 
+#include "io/SafetensorsHeader.h"
+
 #include <ATen/core/Tensor.h>
 
 #include <cstddef>
@@ -12,15 +14,6 @@
 
 namespace lorafa {
 
-/// One tensor entry of a safetensors header.
-struct SafetensorsTensorInfo {
-  std::string name;
-  std::string dtype;               ///< as written in the file: "F32", "BF16", "BOOL", "F8_E4M3", ...
-  std::vector<std::int64_t> shape; ///< empty for a 0-d tensor
-  std::uint64_t begin = 0;         ///< byte offsets relative to the data buffer (after the header)
-  std::uint64_t end = 0;
-};
-
 /// A safetensors file opened read-only and memory-mapped. open() validates the whole header
 /// against the format (see FORMATS.md): any inconsistency throws FormatError naming the file and
 /// the problem, so a file that opens can be loaded tensor by tensor without further checks.
@@ -30,7 +23,7 @@ struct SafetensorsTensorInfo {
 class SafetensorsFile {
 public:
   /// Headers longer than this are rejected before they are parsed (the reference reader's limit).
-  static constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;
+  static constexpr std::uint64_t kMaxHeaderBytes = kSafetensorsMaxHeaderBytes;
 
   static std::shared_ptr<SafetensorsFile> open(const std::string& path);
 
@@ -61,7 +54,6 @@ private:
   };
 
   SafetensorsFile() = default;
-  void parseHeader(std::uint64_t headerBytes);
 
   std::string m_path;
   std::unique_ptr<unsigned char, Unmapper> m_mapping;

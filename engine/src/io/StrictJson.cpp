@@ -8,9 +8,53 @@
 #include <vector>
 
 namespace lorafa {
+namespace {
+
+// nlohmann's message without its "[json.exception.xxx.nnn] " prefix, in printable ASCII (the
+// library quotes what it read, which may be any bytes).
+std::string printableJsonMessage(std::string detail) {
+  const std::size_t bracket = detail.find("] ");
+  if (detail.rfind("[json.exception.", 0) == 0 && bracket != std::string::npos) {
+    detail.erase(0, bracket + 2);
+  }
+  for (char& c : detail) {
+    const auto byte = static_cast<unsigned char>(c);
+    c = byte < 0x20 || byte >= 0x7F ? '?' : c;
+  }
+  return detail;
+}
+
+} // namespace
+
+std::int64_t findJsonTooDeep(const char* begin, const char* end) {
+  std::size_t depth = 0;
+  bool inString = false;
+  for (const char* p = begin; p < end; ++p) {
+    const char c = *p;
+    if (inString) {
+      if (c == '\\') {
+        ++p; // the escaped character cannot end the string
+      } else if (c == '"') {
+        inString = false;
+      }
+    } else if (c == '"') {
+      inString = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return p - begin;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return -1;
+}
 
 nlohmann::ordered_json parseJsonStrictly(const char* begin, const char* end, const std::string& path,
                                          const std::string& what, std::uint64_t firstByte) {
+  if (const std::int64_t deep = findJsonTooDeep(begin, end); deep >= 0) {
+    throw FormatError(path, what + " nests arrays and objects deeper than " + std::to_string(kMaxJsonDepth) +
+                                " levels (at byte " + std::to_string(firstByte + static_cast<std::uint64_t>(deep)) +
+                                " of the file)");
+  }
   using Json = nlohmann::ordered_json;
   struct OpenObject {
     std::string key; // the key this object is the value of, if any
@@ -71,6 +115,10 @@ nlohmann::ordered_json parseJsonStrictly(const char* begin, const char* end, con
     const std::uint64_t at = firstByte + (e.byte > 0 ? e.byte - 1 : 0);
     throw FormatError(path, what + " is not valid JSON (near byte " + std::to_string(at) +
                                 " of the file): " + detail);
+  } catch (const Json::exception& e) {
+    // Valid syntax the library cannot hold, e.g. out_of_range.406 for a number beyond a double
+    // (1e400): it has no byte offset.
+    throw FormatError(path, what + " cannot be read: " + printableJsonMessage(e.what()));
   }
   if (duplicate) {
     const std::string where = duplicateLevel <= 1 ? std::string("at the top level")

@@ -1,5 +1,6 @@
 #include "ModelConfig.h"
 
+#include "io/StrictJson.h"
 #include "lorafa/FormatError.h"
 
 #include <nlohmann/json.hpp>
@@ -136,11 +137,17 @@ const char* toString(ModelFamily family) {
 }
 
 ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string& source) {
+  if (const std::int64_t deep = findJsonTooDeep(jsonText.data(), jsonText.data() + jsonText.size()); deep >= 0) {
+    throw FormatError(source, "arrays and objects nest deeper than " + std::to_string(kMaxJsonDepth) +
+                                  " levels (at byte " + std::to_string(deep) + ")");
+  }
   Json json;
   try {
     json = Json::parse(jsonText);
   } catch (const Json::parse_error& error) {
     throw FormatError(source, std::string("invalid JSON at byte ") + std::to_string(error.byte) + ": " + error.what());
+  } catch (const Json::exception& error) { // e.g. a number beyond a double (1e400)
+    throw FormatError(source, std::string("invalid JSON: ") + error.what());
   }
   if (!json.is_object()) throw FormatError(source, std::string("expected a JSON object, found ") + json.type_name());
   const ConfigReader r(json, source);

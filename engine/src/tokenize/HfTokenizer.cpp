@@ -1,5 +1,6 @@
 #include "tokenize/HfTokenizer.h"
 
+#include "io/StrictJson.h"
 #include "lorafa/FormatError.h"
 #include "tokenize/Unicode.h"
 
@@ -25,10 +26,16 @@ std::string readFile(const std::string& path) {
 }
 
 Json parseJson(const std::string& text, const std::string& path) {
+  if (const std::int64_t deep = findJsonTooDeep(text.data(), text.data() + text.size()); deep >= 0) {
+    throw FormatError(path, "arrays and objects nest deeper than " + std::to_string(kMaxJsonDepth) +
+                                " levels (at byte " + std::to_string(deep) + ")");
+  }
   try {
     return Json::parse(text);
   } catch (const Json::parse_error& error) {
     throw FormatError(path, "invalid JSON at byte " + std::to_string(error.byte) + ": " + error.what());
+  } catch (const Json::exception& error) { // e.g. a number beyond a double (1e400)
+    throw FormatError(path, std::string("invalid JSON: ") + error.what());
   }
 }
 

@@ -1,5 +1,6 @@
 #include "lorafa/RunConfig.h"
 
+#include "data/TextUtil.h"
 #include "io/StrictJson.h"
 #include "lorafa/ChatTemplate.h"
 #include "lorafa/FormatError.h"
@@ -131,7 +132,9 @@ public:
       return;
     }
     for (std::size_t i = 0; i < n.entries.size(); ++i) {
-      const auto& [key, value] = n.entries[i];
+      // Named references, not a structured binding: a lambda may not capture a binding before C++20.
+      const std::string& key = n.entries[i].first;
+      const Node& value = n.entries[i].second;
       const std::string full = prefix.empty() ? key : prefix + "." + key;
       const auto it = std::find_if(fields.begin(), fields.end(), [&](const auto& f) { return f.first == key; });
       if (it == fields.end()) {
@@ -436,6 +439,11 @@ ConfigError::ConfigError(std::string path, std::vector<std::string> problems)
       m_path(std::move(path)), m_problems(std::move(problems)) {}
 
 RunConfig parseRunConfig(const std::string& text, const std::string& path) {
+  // Every string of a config ends up in JSON (the run store, checkpoints), which must be UTF-8.
+  if (const auto bad = findInvalidUtf8(text)) {
+    const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(bad->offset), '\n');
+    throw ConfigError(path, {path + ":" + std::to_string(line) + ": " + describeUtf8Problem(*bad, 0)});
+  }
   Reader reader(path);
   Node root;
   if (looksLikeJson(text, path)) {
