@@ -37,7 +37,8 @@ QColor shareColor(const QPalette& palette, const QString& category, int kindInde
                                                  {"saved", 120},     {"loss", 280},      {"attention", 320},
                                                  {"workspace", 250}, {"overhead", 160}};
   const auto it = offsets.find(category);
-  const int hue = (baseHue + (it == offsets.end() ? 0 : it->second)) % 360;
+  const int kindShift = category == QLatin1String("saved") ? 14 * kindIndex - 28 : 0;
+  const int hue = (baseHue + (it == offsets.end() ? 0 : it->second) + kindShift + 360) % 360;
   int saturation = std::clamp(highlight.hsvSaturation(), 110, 200);
   int value = dark ? 215 : 185;
   if (category == QLatin1String("saved")) {
@@ -79,12 +80,17 @@ MemoryBreakdownChart::MemoryBreakdownChart(QWidget* parent) : QWidget(parent) {
 
   m_plot = new QCustomPlot(this);
   m_plot->setObjectName("memoryChart");
-  m_plot->setMinimumSize(360, 260);
+  m_plot->setMinimumSize(360, 380);
   m_plot->setToolTip(tr("Predicted peak memory of one training step for each method, split into what is alive at the "
                         "peak; the dashed line is the device's capacity. Hover a segment for its size."));
   m_plot->installEventFilter(this);
   m_plot->legend->setVisible(true);
-  m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+  // The legend below the bars, in two columns, so it never covers them.
+  m_plot->axisRect()->insetLayout()->take(m_plot->legend);
+  m_plot->plotLayout()->addElement(1, 0, m_plot->legend);
+  m_plot->plotLayout()->setRowStretchFactor(1, 0.001);
+  m_plot->legend->setFillOrder(QCPLegend::foColumnsFirst);
+  m_plot->legend->setWrap(2);
   m_plot->yAxis->setLabel(tr("MiB"));
   m_plot->xAxis->setRange(0.4, 3.6);
   m_capacityLine = new QCPItemStraightLine(m_plot);
