@@ -68,13 +68,19 @@ run_asan() {
   return $status
 }
 
-# Executables whose tests exercise threads of ours; ctest runs every test of each of them, except
-# that of test_engine_train only TrainerTest.* runs: the trainer's own threads (memory sampler,
-# pause, stop) are all in those; the other suites there repeat the same loop on more data and
-# take minutes each under TSan (DemoConfigTest: 150 s per case on a loaded 2-core machine).
+# Executables whose tests exercise threads of ours; ctest runs every test of each of them, except:
+# - of test_engine_train only TrainerTest.* runs: the trainer's own threads (memory sampler,
+#   pause, stop) are all in those; the other suites there repeat the same loop on more data and
+#   take minutes each under TSan (DemoConfigTest: 150 s per case on a loaded 2-core machine);
+# - of test_ui only TrainingController.*: the engine-UI boundary (the training std::thread, its
+#   batched queued signals, stop, resume). The pages' QtConcurrent work hands its results over
+#   through Qt's own (uninstrumented) mutexes and wait conditions, so TSan reports every such
+#   hand-over as a race (577 reports in TrainPage/StudioFlow/MainWindow, all with the
+#   synchronisation inside libQt6Core); those suites need an instrumented Qt or annotations before
+#   they can run here (docs/RELIABILITY.md, "Sanitizers").
 tsan_executables=(test_ui test_engine_store test_engine_train test_engine_memory test_engine_tokenize
                   test_engine_core)
-tsan_only_prefix=(test_engine_train:TrainerTest.)
+tsan_only_prefix=(test_engine_train:TrainerTest. test_ui:TrainingController.)
 
 run_tsan() {
   local t0 t1 logs=$tsan_dir/sanitizer-logs status=0 regex

@@ -177,7 +177,8 @@ int main(int argc, char** argv) {
     if (const char* fault = std::getenv("LORAFA_FAULT_KILL_AT"); fault != nullptr && *fault != '\0') {
       lorafa::armFaultKillFromSpec(fault);
     }
-    lorafa::configureComputeThreads();
+    // OMP_NUM_THREADS, when set, limits LibTorch as it does in PyTorch; otherwise every core.
+    lorafa::configureComputeThreads(std::getenv("OMP_NUM_THREADS") ? std::atoi(std::getenv("OMP_NUM_THREADS")) : 0);
     if (info->parsed()) {
       std::cout << lorafa::formatEngineInfo(lorafa::queryEngineInfo());
     } else if (inspect->parsed()) {

@@ -17,6 +17,7 @@
 #include <QTimer>
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 namespace {
@@ -125,7 +126,8 @@ int main(int argc, char** argv) {
   parser.process(app);
 
   lorafa::CpuMemoryTracker::instance().install();
-  lorafa::configureComputeThreads(); // live memory needs it before any tensor exists
+  // Before any tensor exists (live memory needs it); OMP_NUM_THREADS, when set, limits LibTorch.
+  lorafa::configureComputeThreads(std::getenv("OMP_NUM_THREADS") ? std::atoi(std::getenv("OMP_NUM_THREADS")) : 0);
 
   lorafa::ui::MainWindow window(lorafa::queryEngineInfo());
   if (parser.isSet(screenshots)) window.resize(1360, 860);

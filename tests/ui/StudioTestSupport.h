@@ -25,7 +25,8 @@ inline QApplication& app() {
     QStandardPaths::setTestModeEnabled(true);
     // As lorafa-studio's main() does: live CPU memory needs the tracker before any tensor exists.
     CpuMemoryTracker::instance().install();
-    configureComputeThreads();
+    // OMP_NUM_THREADS as LibTorch itself honours it (the ThreadSanitizer run sets 1); else all cores.
+    configureComputeThreads(std::getenv("OMP_NUM_THREADS") ? std::atoi(std::getenv("OMP_NUM_THREADS")) : 0);
     auto* application = new QApplication(argc, argv);
     // The application is never destroyed, so nothing would wait for the pages' background work
     // (model inspection, dataset analysis) still running in the global pool when a test process
