@@ -12,6 +12,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -72,6 +73,13 @@ public:
   std::optional<std::string> str(const Node& n, const std::string& key) {
     if (n.kind == Node::Kind::Scalar &&
         (n.scalarType == Node::ScalarType::String || n.scalarType == Node::ScalarType::YamlPlain)) {
+      // The text was valid UTF-8, but a YAML parser may still decode something into bytes that
+      // are not (seen with yaml-cpp and a NUL byte, found by fuzzing); every string ends up in
+      // JSON (the run store, checkpoints), which must be UTF-8.
+      if (const auto bad = findInvalidUtf8(n.text)) {
+        problem(n.line, key, "the value is not valid UTF-8 once decoded: " + describeUtf8Problem(*bad, 0));
+        return std::nullopt;
+      }
       return n.text;
     }
     problem(n.line, key, "expected a string, found " + kindName(n));
@@ -443,6 +451,19 @@ RunConfig parseRunConfig(const std::string& text, const std::string& path) {
   if (const auto bad = findInvalidUtf8(text)) {
     const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(bad->offset), '\n');
     throw ConfigError(path, {path + ":" + std::to_string(line) + ": " + describeUtf8Problem(*bad, 0)});
+  }
+  // YAML 1.2 and JSON allow no control characters but tab, line feed and carriage return.
+  const auto control = std::find_if(text.begin(), text.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f;
+  });
+  if (control != text.end()) {
+    const auto line = 1 + std::count(text.begin(), control, '\n');
+    char byte[8];
+    std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned>(static_cast<unsigned char>(*control)));
+    throw ConfigError(path, {path + ":" + std::to_string(line) + ": a control character (byte " + byte + " at offset " +
+                             std::to_string(control - text.begin()) +
+                             ") is not allowed; a run config may hold tab, line feed and carriage return only"});
   }
   Reader reader(path);
   Node root;
