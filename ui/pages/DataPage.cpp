@@ -1,5 +1,6 @@
 #include "DataPage.h"
 
+#include "BackgroundTask.h"
 #include "RunDraft.h"
 #include "StudioContext.h"
 #include "StudioSettings.h"
@@ -17,7 +18,6 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
-#include <QFutureWatcher>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -30,7 +30,6 @@
 #include <QSplitter>
 #include <QTableView>
 #include <QVBoxLayout>
-#include <QtConcurrent/QtConcurrentRun>
 
 namespace lorafa::ui {
 
@@ -475,29 +474,28 @@ void DataPage::updateEvalProblem() {
   m_evalInFlight = true;
   updateBusy();
   const std::string path = d.evalPath;
-  auto* watcher = new QFutureWatcher<QString>(this);
-  connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, generation] {
-    watcher->deleteLater();
-    if (generation != m_evalGeneration) return;
-    m_evalInFlight = false;
-    const QString result = watcher->result();
-    const bool failed = result.startsWith(QChar('!'));
-    m_evalInfo->setText(failed ? tr("Evaluation file: %1").arg(result.mid(1)) : result);
-    m_evalInfo->setToolTip(m_evalInfo->text());
-    m_evalInfo->show();
-    m_context.draft->setProblem("data.evalPath", failed ? result.mid(1) : QString());
-    updateBusy();
-  });
-  watcher->setFuture(QtConcurrent::run([path, options]() -> QString {
-    try {
-      const Dataset eval = loadDataset(path, options);
-      return tr("%1 (%2)").arg(
-          examples(static_cast<std::int64_t>(eval.examples.size()), tr("evaluation example")),
-          QString::fromLatin1(toString(eval.format)));
-    } catch (const std::exception& error) {
-      return QStringLiteral("!") + QString::fromStdString(error.what());
-    }
-  }));
+  BackgroundTask::run(
+      nullptr, this,
+      [path, options]() -> QString {
+        try {
+          const Dataset eval = loadDataset(path, options);
+          return tr("%1 (%2)").arg(
+              examples(static_cast<std::int64_t>(eval.examples.size()), tr("evaluation example")),
+              QString::fromLatin1(toString(eval.format)));
+        } catch (const std::exception& error) {
+          return QStringLiteral("!") + QString::fromStdString(error.what());
+        }
+      },
+      [this, generation](const QString& result) {
+        if (generation != m_evalGeneration) return;
+        m_evalInFlight = false;
+        const bool failed = result.startsWith(QChar('!'));
+        m_evalInfo->setText(failed ? tr("Evaluation file: %1").arg(result.mid(1)) : result);
+        m_evalInfo->setToolTip(m_evalInfo->text());
+        m_evalInfo->show();
+        m_context.draft->setProblem("data.evalPath", failed ? result.mid(1) : QString());
+        updateBusy();
+      });
 }
 
 void DataPage::updateTemplateCombo() {
@@ -632,18 +630,18 @@ void DataPage::startAnalysis(const AnalysisKey& key, std::int64_t maxSeqLen) {
   const QString cachedSource = m_analysis ? m_analysis->tokenizerSource : QString();
   std::shared_ptr<const std::atomic<bool>> cancel = m_cancel;
 
-  auto* watcher = new QFutureWatcher<std::shared_ptr<const DatasetAnalysis>>(this);
-  connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, generation] {
-    watcher->deleteLater();
-    if (generation != m_analysisGeneration) return; // superseded
-    m_analysisInFlight = false;
-    showAnalysis(watcher->result());
-    updateBusy();
-  });
-  watcher->setFuture(QtConcurrent::run([request, cached, cachedSource, cancel]() {
-    return std::shared_ptr<const DatasetAnalysis>(
-        std::make_shared<DatasetAnalysis>(analyzeDataset(request, cached, cachedSource, cancel)));
-  }));
+  BackgroundTask::run(
+      nullptr, this,
+      [request, cached, cachedSource, cancel]() {
+        return std::shared_ptr<const DatasetAnalysis>(
+            std::make_shared<DatasetAnalysis>(analyzeDataset(request, cached, cachedSource, cancel)));
+      },
+      [this, generation](std::shared_ptr<const DatasetAnalysis> analysis) {
+        if (generation != m_analysisGeneration) return; // superseded
+        m_analysisInFlight = false;
+        showAnalysis(std::move(analysis));
+        updateBusy();
+      });
 }
 
 void DataPage::startRecount(std::int64_t maxSeqLen) {
@@ -652,15 +650,14 @@ void DataPage::startRecount(std::int64_t maxSeqLen) {
   m_recountInFlight = true;
   updateBusy();
   std::shared_ptr<const DatasetAnalysis> base = m_analysis;
-  auto* watcher = new QFutureWatcher<MaxLengthUpdate>(this);
-  connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, generation] {
-    watcher->deleteLater();
-    if (generation != m_recountGeneration) return;
-    m_recountInFlight = false;
-    showRecount(watcher->result());
-    updateBusy();
-  });
-  watcher->setFuture(QtConcurrent::run([base, maxSeqLen] { return recountAtMaxLength(*base, maxSeqLen); }));
+  BackgroundTask::run(
+      nullptr, this, [base, maxSeqLen] { return recountAtMaxLength(*base, maxSeqLen); },
+      [this, generation](const MaxLengthUpdate& update) {
+        if (generation != m_recountGeneration) return;
+        m_recountInFlight = false;
+        showRecount(update);
+        updateBusy();
+      });
 }
 
 void DataPage::updateBusy() { m_busyBar->setVisible(isBusy()); }

@@ -1,5 +1,6 @@
 #include "ExportPage.h"
 
+#include "BackgroundTask.h"
 #include "StudioContext.h"
 #include "StudioSettings.h"
 #include "TrainingController.h"
@@ -23,7 +24,6 @@
 #include <QRadioButton>
 #include <QShowEvent>
 #include <QVBoxLayout>
-#include <QtConcurrent/QtConcurrentRun>
 
 namespace lorafa::ui {
 
@@ -125,10 +125,6 @@ ExportPage::ExportPage(StudioContext& context, QWidget* parent) : QWidget(parent
   });
   connect(m_runCombo, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { updateControls(); });
   connect(m_targetEdit, &QLineEdit::textChanged, this, [this] { updateControls(); });
-  connect(&m_runsWatcher, &QFutureWatcher<QVector<RunEntry>>::finished, this,
-          [this] { showRuns(m_runsWatcher.result()); });
-  connect(&m_exportWatcher, &QFutureWatcher<Outcome>::finished, this,
-          [this] { showOutcome(m_exportWatcher.result()); });
   m_progressTimer.setInterval(150);
   connect(&m_progressTimer, &QTimer::timeout, this, [this] {
     if (!m_progress) return;
@@ -152,34 +148,40 @@ void ExportPage::showEvent(QShowEvent* event) {
 }
 
 ExportPage::~ExportPage() {
-  // The workers hold only shared state (the progress, their own copies): they finish on their own.
-  m_runsWatcher.disconnect(this);
-  m_exportWatcher.disconnect(this);
+  // The workers hold only shared state (the progress, their own copies): they finish on their own,
+  // and their results, delivered after this page has gone, are dropped (BackgroundTask).
 }
 
 void ExportPage::refreshRuns() {
-  if (m_runsWatcher.isRunning()) return;
+  if (m_loadingRuns) return;
+  m_loadingRuns = true;
   const std::string storePath = m_context.paths.runStorePath.toStdString();
   m_refreshButton->setEnabled(false);
-  m_runsWatcher.setFuture(QtConcurrent::run([storePath] {
-    QVector<RunEntry> entries;
-    try {
-      RunStore store(storePath);
-      for (const RunInfo& info : store.listRuns()) {
-        if (info.status == RunStatus::Running || !latestCheckpointIn(info.outputDir)) continue;
-        RunEntry e;
-        e.id = info.id;
-        e.method = QString::fromStdString(info.method);
-        e.label =
-            QStringLiteral("%1 · %2 · %3").arg(info.id).arg(QString::fromStdString(info.name), e.method);
-        e.configText = QString::fromStdString(info.configText);
-        entries.push_back(e);
-      }
-    } catch (const std::exception&) {
-      entries.clear(); // no store yet: no runs
-    }
-    return entries;
-  }));
+  BackgroundTask::run(
+      nullptr, this,
+      [storePath] {
+        QVector<RunEntry> entries;
+        try {
+          RunStore store(storePath);
+          for (const RunInfo& info : store.listRuns()) {
+            if (info.status == RunStatus::Running || !latestCheckpointIn(info.outputDir)) continue;
+            RunEntry e;
+            e.id = info.id;
+            e.method = QString::fromStdString(info.method);
+            e.label =
+                QStringLiteral("%1 · %2 · %3").arg(info.id).arg(QString::fromStdString(info.name), e.method);
+            e.configText = QString::fromStdString(info.configText);
+            entries.push_back(e);
+          }
+        } catch (const std::exception&) {
+          entries.clear(); // no store yet: no runs
+        }
+        return entries;
+      },
+      [this](const QVector<RunEntry>& runs) {
+        m_loadingRuns = false;
+        showRuns(runs);
+      });
 }
 
 void ExportPage::showRuns(const QVector<RunEntry>& runs) {
@@ -261,30 +263,33 @@ void ExportPage::launch(const RunEntry& run, ExportOptions options) {
   const std::shared_ptr<Progress> progress = m_progress;
   const std::string configText = run.configText.toStdString();
   const qint64 runId = run.id;
-  m_exportWatcher.setFuture(QtConcurrent::run([progress, configText, runId, options] {
-    class Relay : public ExportObserver {
-    public:
-      explicit Relay(std::shared_ptr<Progress> p) : m_p(std::move(p)) {}
-      void onProgress(const std::string& message, double fraction) override {
-        std::lock_guard<std::mutex> lock(m_p->mutex);
-        m_p->message = QString::fromStdString(message);
-        m_p->fraction = fraction;
-      }
+  BackgroundTask::run(
+      nullptr, this,
+      [progress, configText, runId, options] {
+        class Relay : public ExportObserver {
+        public:
+          explicit Relay(std::shared_ptr<Progress> p) : m_p(std::move(p)) {}
+          void onProgress(const std::string& message, double fraction) override {
+            std::lock_guard<std::mutex> lock(m_p->mutex);
+            m_p->message = QString::fromStdString(message);
+            m_p->fraction = fraction;
+          }
 
-    private:
-      std::shared_ptr<Progress> m_p;
-    };
-    Outcome outcome;
-    try {
-      const RunConfig config = parseRunConfig(configText, "run " + std::to_string(runId) + " config");
-      Relay relay(progress);
-      outcome.result = exportRun(config, options, &relay);
-      outcome.ok = true;
-    } catch (const std::exception& e) {
-      outcome.error = QString::fromStdString(e.what());
-    }
-    return outcome;
-  }));
+        private:
+          std::shared_ptr<Progress> m_p;
+        };
+        Outcome outcome;
+        try {
+          const RunConfig config = parseRunConfig(configText, "run " + std::to_string(runId) + " config");
+          Relay relay(progress);
+          outcome.result = exportRun(config, options, &relay);
+          outcome.ok = true;
+        } catch (const std::exception& e) {
+          outcome.error = QString::fromStdString(e.what());
+        }
+        return outcome;
+      },
+      [this](const Outcome& outcome) { showOutcome(outcome); });
 }
 
 void ExportPage::showOutcome(const Outcome& outcome) {

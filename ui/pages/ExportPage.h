@@ -2,7 +2,6 @@
 
 #include "lorafa/Export.h"
 
-#include <QFutureWatcher>
 #include <QString>
 #include <QTimer>
 #include <QVector>
@@ -85,12 +84,11 @@ private:
   QLabel* m_verificationLabel;
   QMessageBox* m_confirmBox = nullptr;
   QVector<RunEntry> m_runs;
-  QFutureWatcher<QVector<RunEntry>> m_runsWatcher;
-  QFutureWatcher<Outcome> m_exportWatcher;
   std::shared_ptr<Progress> m_progress;
   QTimer m_progressTimer;
   bool m_busy = false;
   bool m_loadedOnce = false;
+  bool m_loadingRuns = false; ///< a read of the run list is on its way
 };
 
 } // namespace lorafa::ui

@@ -1,5 +1,6 @@
 #include "MethodPage.h"
 
+#include "BackgroundTask.h"
 #include "RunDraft.h"
 #include "StudioContext.h"
 #include "widgets/MemoryBreakdownChart.h"
@@ -13,7 +14,6 @@
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFormLayout>
-#include <QFutureWatcher>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -24,7 +24,6 @@
 #include <QSpinBox>
 #include <QTimer>
 #include <QVBoxLayout>
-#include <QtConcurrent/QtConcurrentRun>
 
 #include <algorithm>
 #include <cmath>
@@ -350,21 +349,18 @@ void MethodPage::predictMemory() {
   const std::string device = plannedDevice(config, m_context.engineInfo);
   const int request = ++m_memoryRequest;
   m_predictingMemory = true;
-  auto* watcher = new QFutureWatcher<MemoryPrediction>(this);
-  connect(watcher, &QFutureWatcher<MemoryPrediction>::finished, this,
-          [this, watcher, request, device, method = config.adapter.method] {
-            watcher->deleteLater();
-            if (request != m_memoryRequest) return; // the draft changed meanwhile
-            m_predictingMemory = false;
-            const MemoryPrediction prediction = watcher->result();
-            m_memoryChart->setCapacity(deviceCapacity(device, m_context.engineInfo));
-            if (prediction.estimates.empty())
-              m_memoryChart->setError(prediction.error);
-            else
-              m_memoryChart->setEstimates(prediction.estimates, method);
-            Q_EMIT memoryPredicted();
-          });
-  watcher->setFuture(QtConcurrent::run([config, device] { return predictAllMethods(config, device); }));
+  BackgroundTask::run(
+      nullptr, this, [config, device] { return predictAllMethods(config, device); },
+      [this, request, device, method = config.adapter.method](const MemoryPrediction& prediction) {
+        if (request != m_memoryRequest) return; // the draft changed meanwhile
+        m_predictingMemory = false;
+        m_memoryChart->setCapacity(deviceCapacity(device, m_context.engineInfo));
+        if (prediction.estimates.empty())
+          m_memoryChart->setError(prediction.error);
+        else
+          m_memoryChart->setEstimates(prediction.estimates, method);
+        Q_EMIT memoryPredicted();
+      });
 }
 
 QLabel* MethodPage::addRow(const QString& label, QWidget* input, const QString& field) {
@@ -476,18 +472,9 @@ void MethodPage::readModel(const QString& directory) {
     return;
   }
   m_readingModel = true;
-  auto* watcher = new QFutureWatcher<std::optional<std::vector<LinearModuleInfo>>>(this);
-  connect(watcher, &QFutureWatcher<std::optional<std::vector<LinearModuleInfo>>>::finished, this,
-          [this, watcher, request] {
-            watcher->deleteLater();
-            if (request != m_modelRequest) return;
-            m_readingModel = false;
-            m_modelLinears = watcher->result();
-            validate();
-            Q_EMIT modelRead();
-          });
-  watcher->setFuture(
-      QtConcurrent::run([path = directory.toStdString()]() -> std::optional<std::vector<LinearModuleInfo>> {
+  BackgroundTask::run(
+      nullptr, this,
+      [path = directory.toStdString()]() -> std::optional<std::vector<LinearModuleInfo>> {
         try {
           const ModelInspection inspection = inspectModelDirectory(path);
           std::vector<LinearModuleInfo> out;
@@ -502,7 +489,14 @@ void MethodPage::readModel(const QString& directory) {
         } catch (const std::exception&) {
           return std::nullopt; // the Model page reports a bad folder
         }
-      }));
+      },
+      [this, request](std::optional<std::vector<LinearModuleInfo>> linears) {
+        if (request != m_modelRequest) return;
+        m_readingModel = false;
+        m_modelLinears = std::move(linears);
+        validate();
+        Q_EMIT modelRead();
+      });
 }
 
 void MethodPage::validate() {

@@ -1,5 +1,6 @@
 #include "ModelPage.h"
 
+#include "BackgroundTask.h"
 #include "RunDraft.h"
 #include "StudioContext.h"
 #include "widgets/ModuleTree.h"
@@ -12,7 +13,6 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
-#include <QFutureWatcher>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -20,7 +20,6 @@
 #include <QLocale>
 #include <QPushButton>
 #include <QVBoxLayout>
-#include <QtConcurrent/QtConcurrentRun>
 
 #include <algorithm>
 #include <exception>
@@ -220,22 +219,22 @@ void ModelPage::openModel(const QString& directory) {
   }
   m_inspecting = true;
   m_status->setText(tr("Reading %1 …").arg(QDir::toNativeSeparators(directory)));
-  auto* watcher = new QFutureWatcher<Result>(this);
-  connect(watcher, &QFutureWatcher<Result>::finished, this, [this, watcher, directory, request] {
-    watcher->deleteLater();
-    if (request != m_request) return; // the user has opened another folder since
-    m_inspecting = false;
-    applyResult(directory, watcher->result());
-  });
-  watcher->setFuture(QtConcurrent::run([path = directory.toStdString()] {
-    Result result;
-    try {
-      result.inspection = inspectModelDirectory(path);
-    } catch (const std::exception& e) {
-      result.error = QString::fromStdString(e.what());
-    }
-    return result;
-  }));
+  BackgroundTask::run(
+      nullptr, this,
+      [path = directory.toStdString()] {
+        Result result;
+        try {
+          result.inspection = inspectModelDirectory(path);
+        } catch (const std::exception& e) {
+          result.error = QString::fromStdString(e.what());
+        }
+        return result;
+      },
+      [this, directory, request](const Result& result) {
+        if (request != m_request) return; // the user has opened another folder since
+        m_inspecting = false;
+        applyResult(directory, result);
+      });
 }
 
 void ModelPage::applyResult(const QString& directory, const Result& result) {

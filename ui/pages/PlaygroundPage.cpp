@@ -1,5 +1,6 @@
 #include "PlaygroundPage.h"
 
+#include "BackgroundTask.h"
 #include "RunDraft.h"
 #include "StudioContext.h"
 #include "StudioSettings.h"
@@ -13,7 +14,6 @@
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFormLayout>
-#include <QFutureWatcher>
 #include <QGridLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
@@ -25,7 +25,6 @@
 #include <QSpinBox>
 #include <QTimer>
 #include <QVBoxLayout>
-#include <QtConcurrent/QtConcurrentRun>
 
 namespace lorafa::ui {
 namespace {
@@ -191,50 +190,50 @@ void PlaygroundPage::showEvent(QShowEvent* event) {
 void PlaygroundPage::refreshRuns() {
   if (m_refreshing) return;
   m_refreshing = true;
-  auto* watcher = new QFutureWatcher<QVector<RunChoice>>(this);
-  connect(watcher, &QFutureWatcher<QVector<RunChoice>>::finished, this, [this, watcher] {
-    watcher->deleteLater();
-    m_refreshing = false;
-    const QVector<RunChoice> choices = watcher->result();
-    // Rebuild only when the list changed, keeping the chosen run.
-    bool same = m_runCombo->count() == choices.size() + 1;
-    for (int i = 0; same && i < choices.size(); ++i) {
-      same = m_runCombo->itemData(i + 1).toLongLong() == choices[i].id &&
-             m_runCombo->itemText(i + 1) == choices[i].label &&
-             m_runCombo->itemData(i + 1, kCheckpointRole).toString() == choices[i].checkpoint;
-    }
-    if (same) return;
-    const qint64 current =
-        m_runCombo->currentIndex() > 0 ? m_runCombo->currentData().toLongLong() : m_wantedRunId;
-    m_runCombo->blockSignals(true);
-    while (m_runCombo->count() > 1)
-      m_runCombo->removeItem(1);
-    for (const RunChoice& c : choices) {
-      m_runCombo->addItem(c.label, c.id);
-      m_runCombo->setItemData(m_runCombo->count() - 1, c.configText, kConfigRole);
-      m_runCombo->setItemData(m_runCombo->count() - 1, c.checkpoint, kCheckpointRole);
-      m_runCombo->setItemData(m_runCombo->count() - 1, tr("Checkpoint: %1").arg(c.checkpoint),
-                              Qt::ToolTipRole);
-    }
-    const int index = m_runCombo->findData(current);
-    m_runCombo->setCurrentIndex(index < 0 ? 0 : index);
-    m_runCombo->blockSignals(false);
-  });
-  watcher->setFuture(QtConcurrent::run(&m_storePool, [store = m_store] {
-    QVector<RunChoice> choices;
-    try {
-      for (const RunRow& r : store->rows()) {
-        if (r.checkpoint.isEmpty()) continue;
-        const QString rank = r.rank ? QStringLiteral(" r%1").arg(*r.rank) : QString();
-        choices.push_back(
-            {r.id, QStringLiteral("%1 (#%2, %3%4, %5)").arg(r.name).arg(r.id).arg(r.method, rank, r.status),
-             r.configText, r.checkpoint});
-      }
-    } catch (const std::exception&) {
-      // An unreadable store lists no runs; the base model still works.
-    }
-    return choices;
-  }));
+  BackgroundTask::run(
+      &m_storePool, this,
+      [store = m_store] {
+        QVector<RunChoice> choices;
+        try {
+          for (const RunRow& r : store->rows()) {
+            if (r.checkpoint.isEmpty()) continue;
+            const QString rank = r.rank ? QStringLiteral(" r%1").arg(*r.rank) : QString();
+            choices.push_back(
+                {r.id,
+                 QStringLiteral("%1 (#%2, %3%4, %5)").arg(r.name).arg(r.id).arg(r.method, rank, r.status),
+                 r.configText, r.checkpoint});
+          }
+        } catch (const std::exception&) {
+          // An unreadable store lists no runs; the base model still works.
+        }
+        return choices;
+      },
+      [this](const QVector<RunChoice>& choices) {
+        m_refreshing = false;
+        // Rebuild only when the list changed, keeping the chosen run.
+        bool same = m_runCombo->count() == choices.size() + 1;
+        for (int i = 0; same && i < choices.size(); ++i) {
+          same = m_runCombo->itemData(i + 1).toLongLong() == choices[i].id &&
+                 m_runCombo->itemText(i + 1) == choices[i].label &&
+                 m_runCombo->itemData(i + 1, kCheckpointRole).toString() == choices[i].checkpoint;
+        }
+        if (same) return;
+        const qint64 current =
+            m_runCombo->currentIndex() > 0 ? m_runCombo->currentData().toLongLong() : m_wantedRunId;
+        m_runCombo->blockSignals(true);
+        while (m_runCombo->count() > 1)
+          m_runCombo->removeItem(1);
+        for (const RunChoice& c : choices) {
+          m_runCombo->addItem(c.label, c.id);
+          m_runCombo->setItemData(m_runCombo->count() - 1, c.configText, kConfigRole);
+          m_runCombo->setItemData(m_runCombo->count() - 1, c.checkpoint, kCheckpointRole);
+          m_runCombo->setItemData(m_runCombo->count() - 1, tr("Checkpoint: %1").arg(c.checkpoint),
+                                  Qt::ToolTipRole);
+        }
+        const int index = m_runCombo->findData(current);
+        m_runCombo->setCurrentIndex(index < 0 ? 0 : index);
+        m_runCombo->blockSignals(false);
+      });
 }
 
 void PlaygroundPage::setBusy(bool busy, const QString& status) {
@@ -272,30 +271,9 @@ void PlaygroundPage::generate() {
 
   setBusy(true, runId == 0 ? tr("Loading the base model and generating…")
                            : tr("Loading run %1 (base and adapter) and generating…").arg(runId));
-  auto* watcher = new QFutureWatcher<GenerationResult>(this);
-  connect(watcher, &QFutureWatcher<GenerationResult>::finished, this, [this, watcher] {
-    watcher->deleteLater();
-    const GenerationResult result = watcher->result();
-    if (!result.error.isEmpty()) {
-      setBusy(false, tr("Generation failed: %1").arg(result.error));
-      return;
-    }
-    m_baseOutput->setPlainText(result.base);
-    if (result.hasAdapter) {
-      m_adapterOutput->setPlainText(result.adapter);
-    } else {
-      m_adapterOutput->clear();
-      m_adapterOutput->setPlaceholderText(tr("No run chosen: the base model only."));
-    }
-    QString status = tr("Done.");
-    if (result.base.isEmpty() || (result.hasAdapter && result.adapter.isEmpty())) {
-      status += QLatin1Char(' ') + tr("An empty output means the model ended the text at once.");
-    }
-    setBusy(false, status);
-    m_status->setToolTip(tr("Prompt sent:\n%1").arg(result.sentPrompt));
-  });
-  watcher->setFuture(
-      QtConcurrent::run(&m_modelPool, [inference = m_inference, request, configText]() mutable {
+  BackgroundTask::run(
+      &m_modelPool, this,
+      [inference = m_inference, request, configText]() mutable {
         if (request.runId > 0) {
           try {
             request.config = parseRunConfig(configText.toStdString(),
@@ -307,7 +285,26 @@ void PlaygroundPage::generate() {
           }
         }
         return inference->generate(request);
-      }));
+      },
+      [this](const GenerationResult& result) {
+        if (!result.error.isEmpty()) {
+          setBusy(false, tr("Generation failed: %1").arg(result.error));
+          return;
+        }
+        m_baseOutput->setPlainText(result.base);
+        if (result.hasAdapter) {
+          m_adapterOutput->setPlainText(result.adapter);
+        } else {
+          m_adapterOutput->clear();
+          m_adapterOutput->setPlaceholderText(tr("No run chosen: the base model only."));
+        }
+        QString status = tr("Done.");
+        if (result.base.isEmpty() || (result.hasAdapter && result.adapter.isEmpty())) {
+          status += QLatin1Char(' ') + tr("An empty output means the model ended the text at once.");
+        }
+        setBusy(false, status);
+        m_status->setToolTip(tr("Prompt sent:\n%1").arg(result.sentPrompt));
+      });
 }
 
 } // namespace lorafa::ui

@@ -1,5 +1,6 @@
 #include "RunsPage.h"
 
+#include "BackgroundTask.h"
 #include "RunDraft.h"
 #include "StudioContext.h"
 #include "StudioSettings.h"
@@ -15,7 +16,6 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QFontDatabase>
-#include <QFutureWatcher>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QInputDialog>
@@ -33,7 +33,6 @@
 #include <QTimer>
 #include <QUrl>
 #include <QVBoxLayout>
-#include <QtConcurrent/QtConcurrentRun>
 
 #include <algorithm>
 
@@ -225,8 +224,8 @@ RunsPage::RunsPage(StudioContext& context, QWidget* parent)
 }
 
 RunsPage::~RunsPage() {
-  // The watchers are children of this page and go with it; the reads still queued finish on the
-  // pool, which the member's destructor waits for (each holds its own reference to the store).
+  // Reads not started yet are dropped; the one running finishes (it holds its own reference to
+  // the store) and its result, delivered after this page has gone, is dropped (BackgroundTask).
   m_pool.clear();
   m_pool.waitForDone();
 }
@@ -269,32 +268,32 @@ void RunsPage::refresh() {
   QList<qint64> wanted = selectedRunIds();
   for (qint64 id : m_pendingSelection)
     wanted.push_back(id);
-  auto* watcher = new QFutureWatcher<Snapshot>(this);
-  connect(watcher, &QFutureWatcher<Snapshot>::finished, this, [this, watcher] {
-    watcher->deleteLater();
-    m_refreshing = false;
-    applySnapshot(watcher->result());
-    if (m_refreshAgain) {
-      m_refreshAgain = false;
-      refresh();
-    }
-  });
-  watcher->setFuture(QtConcurrent::run(&m_pool, [store = m_store, wanted] {
-    Snapshot s;
-    try {
-      s.rows = store->rows();
-      QVector<RunRow> selected;
-      for (const RunRow& r : s.rows) {
-        if (wanted.contains(r.id)) selected.push_back(r);
-      }
-      std::sort(selected.begin(), selected.end(),
-                [](const RunRow& a, const RunRow& b) { return a.id < b.id; });
-      s.curves = store->curves(selected);
-    } catch (const std::exception& e) {
-      s.error = QString::fromStdString(e.what());
-    }
-    return s;
-  }));
+  BackgroundTask::run(
+      &m_pool, this,
+      [store = m_store, wanted] {
+        Snapshot s;
+        try {
+          s.rows = store->rows();
+          QVector<RunRow> selected;
+          for (const RunRow& r : s.rows) {
+            if (wanted.contains(r.id)) selected.push_back(r);
+          }
+          std::sort(selected.begin(), selected.end(),
+                    [](const RunRow& a, const RunRow& b) { return a.id < b.id; });
+          s.curves = store->curves(selected);
+        } catch (const std::exception& e) {
+          s.error = QString::fromStdString(e.what());
+        }
+        return s;
+      },
+      [this](const Snapshot& snapshot) {
+        m_refreshing = false;
+        applySnapshot(snapshot);
+        if (m_refreshAgain) {
+          m_refreshAgain = false;
+          refresh();
+        }
+      });
 }
 
 void RunsPage::applySnapshot(const Snapshot& snapshot) {
@@ -434,22 +433,21 @@ void RunsPage::updateActions() {
 }
 
 void RunsPage::runInStore(const QString& done, const QString& failed, std::function<void()> change) {
-  auto* watcher = new QFutureWatcher<QString>(this);
-  connect(watcher, &QFutureWatcher<QString>::finished, this, [this, watcher, done, failed] {
-    watcher->deleteLater();
-    const QString error = watcher->result();
-    m_message->setText(error.isEmpty() ? done : tr("%1: %2").arg(failed, error));
-    m_readFailed = false; // this message is not a read error for a good read to clear
-    refresh();
-  });
-  watcher->setFuture(QtConcurrent::run(&m_pool, [change = std::move(change)]() -> QString {
-    try {
-      change();
-      return {};
-    } catch (const std::exception& e) {
-      return QString::fromStdString(e.what());
-    }
-  }));
+  BackgroundTask::run(
+      &m_pool, this,
+      [change = std::move(change)]() -> QString {
+        try {
+          change();
+          return {};
+        } catch (const std::exception& e) {
+          return QString::fromStdString(e.what());
+        }
+      },
+      [this, done, failed](const QString& error) {
+        m_message->setText(error.isEmpty() ? done : tr("%1: %2").arg(failed, error));
+        m_readFailed = false; // this message is not a read error for a good read to clear
+        refresh();
+      });
 }
 
 void RunsPage::renameSelected() {

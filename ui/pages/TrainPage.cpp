@@ -1,5 +1,6 @@
 #include "TrainPage.h"
 
+#include "BackgroundTask.h"
 #include "RunDraft.h"
 #include "StudioContext.h"
 #include "TrainingController.h"
@@ -14,7 +15,6 @@
 #include <QDateTime>
 #include <QFile>
 #include <QFontDatabase>
-#include <QFutureWatcher>
 #include <QGridLayout>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -26,7 +26,6 @@
 #include <QTabWidget>
 #include <QTimer>
 #include <QVBoxLayout>
-#include <QtConcurrent/QtConcurrentRun>
 
 #include <algorithm>
 #include <cmath>
@@ -520,32 +519,33 @@ void TrainPage::predictRunMemory(qint64 runId) {
     QString reason;
   };
   // The run's configuration as stored (a started, twin or resumed run alike).
-  auto* watcher = new QFutureWatcher<Prediction>(this);
-  connect(watcher, &QFutureWatcher<Prediction>::finished, this, [this, watcher, request] {
-    watcher->deleteLater();
-    if (request != m_predictionRequest) return;
-    m_predictionReady = true;
-    m_predictedPeakBytes = watcher->result().peak;
-    m_noPredictionReason = watcher->result().reason;
-    updateCalibration();
-  });
-  watcher->setFuture(QtConcurrent::run([store = m_context.controller->runStorePath().toStdString(), runId,
-                                        info = m_context.engineInfo]() -> Prediction {
-    Prediction p;
-    try {
-      RunStore runs(store);
-      const std::optional<RunInfo> run = runs.run(runId);
-      if (!run) return {std::nullopt, QObject::tr("run %1 is not in the store").arg(runId)};
-      const RunConfig config = parseRunConfig(run->configText, "run " + std::to_string(runId) + " config");
-      const MemoryPrediction all = predictAllMethods(config, plannedDevice(config, info));
-      for (const MemoryEstimate& e : all.estimates)
-        if (e.method == config.adapter.method) p.peak = e.peak;
-      if (!p.peak) p.reason = all.error;
-    } catch (const std::exception& e) {
-      p.reason = QString::fromStdString(e.what());
-    }
-    return p;
-  }));
+  BackgroundTask::run(
+      nullptr, this,
+      [store = m_context.controller->runStorePath().toStdString(), runId,
+       info = m_context.engineInfo]() -> Prediction {
+        Prediction p;
+        try {
+          RunStore runs(store);
+          const std::optional<RunInfo> run = runs.run(runId);
+          if (!run) return {std::nullopt, QObject::tr("run %1 is not in the store").arg(runId)};
+          const RunConfig config =
+              parseRunConfig(run->configText, "run " + std::to_string(runId) + " config");
+          const MemoryPrediction all = predictAllMethods(config, plannedDevice(config, info));
+          for (const MemoryEstimate& e : all.estimates)
+            if (e.method == config.adapter.method) p.peak = e.peak;
+          if (!p.peak) p.reason = all.error;
+        } catch (const std::exception& e) {
+          p.reason = QString::fromStdString(e.what());
+        }
+        return p;
+      },
+      [this, request](const Prediction& prediction) {
+        if (request != m_predictionRequest) return;
+        m_predictionReady = true;
+        m_predictedPeakBytes = prediction.peak;
+        m_noPredictionReason = prediction.reason;
+        updateCalibration();
+      });
 }
 
 void TrainPage::updateCalibration() {

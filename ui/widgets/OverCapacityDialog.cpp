@@ -1,11 +1,11 @@
 #include "OverCapacityDialog.h"
 
+#include "BackgroundTask.h"
+
 #include <QDialogButtonBox>
-#include <QFutureWatcher>
 #include <QLabel>
 #include <QPushButton>
 #include <QVBoxLayout>
-#include <QtConcurrent/QtConcurrentRun>
 
 namespace lorafa::ui {
 
@@ -57,14 +57,10 @@ OverCapacityDialog::OverCapacityDialog(const RunConfig& config, const std::strin
   connect(cancel, &QPushButton::clicked, this, &QDialog::reject);
   layout->addWidget(buttons);
 
-  auto* watcher = new QFutureWatcher<QVector<FitSuggestion>>(this);
-  connect(watcher, &QFutureWatcher<QVector<FitSuggestion>>::finished, this, [this, watcher] {
-    watcher->deleteLater();
-    showSuggestions(watcher->result());
-  });
-  watcher->setFuture(QtConcurrent::run([config, device, bytes = capacity.bytes] {
-    return suggestionsThatFit(config, device, bytes);
-  }));
+  BackgroundTask::run(
+      nullptr, this,
+      [config, device, bytes = capacity.bytes] { return suggestionsThatFit(config, device, bytes); },
+      [this](const QVector<FitSuggestion>& suggestions) { showSuggestions(suggestions); });
 }
 
 void OverCapacityDialog::showSuggestions(const QVector<FitSuggestion>& suggestions) {
