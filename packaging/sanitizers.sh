@@ -65,6 +65,15 @@ run_asan() {
     ctest --output-on-failure --parallel "$jobs" --timeout 1200) || status=1
   echo "sanitizers: asan tests $(elapsed "$t1"), total $(elapsed "$t0")"
   check_logs "$logs" asan || status=1
+  # With ASan in the same process, gcc's UBSan runtime ignores UBSAN_OPTIONS' log_path and prints
+  # its reports to stderr: look for them in every test's output as well.
+  local ub
+  ub=$(grep -a -E "runtime error: |^==[0-9]+==ERROR: " "$asan_dir/Testing/Temporary/LastTest.log" || true)
+  if [ -n "$ub" ]; then
+    echo "sanitizers: asan: sanitizer reports in the tests' output:" >&2
+    echo "$ub" | head -50 >&2
+    status=1
+  fi
   return $status
 }
 

@@ -564,6 +564,29 @@ TEST(DataPage, ATypedPathLoadsOnEnterAndSurvivesUnrelatedEdits) {
   EXPECT_GT(studio.preview()->rowCount(), 0);
 }
 
+// Closing the page while a path field has the focus (and unconfirmed text) must not run the
+// page's editingFinished handlers on the half-destroyed page: the typed paths are not applied.
+// (Before the fix the ASan+UBSan suite reported a member access on a destroyed DataPage here.)
+TEST(DataPage, ClosingWithAPathFieldFocusedAppliesNothing) {
+  RunConfig config = demoConfig();
+  Studio studio(config);
+  ASSERT_TRUE(studio.waitIdle());
+  const std::string before = studio.draft->config().dataset.path;
+  auto* evalEdit = studio.child<QLineEdit>("evalPathEdit");
+  ASSERT_NE(evalEdit, nullptr);
+  evalEdit->setFocus();
+  evalEdit->selectAll();
+  QTest::keyClicks(evalEdit, "typed-but-not-confirmed.jsonl");
+  auto* edit = studio.child<QLineEdit>("datasetPathEdit");
+  edit->setFocus(); // the eval field loses the focus: editingFinished applies it, as it should
+  ASSERT_EQ(studio.draft->config().dataset.evalPath, "typed-but-not-confirmed.jsonl");
+  edit->selectAll();
+  QTest::keyClicks(edit, "another-unconfirmed-path.jsonl");
+  ASSERT_TRUE(edit->hasFocus() || QApplication::focusWidget() == edit);
+  studio.page.reset();
+  EXPECT_EQ(studio.draft->config().dataset.path, before);
+}
+
 TEST(DataPage, JsonArrayKeysAreOfferedAndATsvHeaderToo) {
   QTemporaryDir data;
   const QString json = data.filePath("pairs.json");

@@ -95,6 +95,11 @@ DataPage::~DataPage() {
   // Work still running finishes on its own thread; tell it to stop early. Its result has nowhere
   // to go: the watchers are children of this page.
   if (m_cancel) m_cancel->store(true);
+  // Deleting the children (after this body) takes the focus off a path field, and QLineEdit then
+  // emits editingFinished into this page's slots while the page is only a QWidget any more
+  // (UBSan: member access on a destroyed DataPage). Nothing typed is applied by closing the page.
+  m_pathEdit->disconnect(this);
+  m_evalPathEdit->disconnect(this);
 }
 
 void DataPage::buildUi() {
