@@ -59,7 +59,11 @@ RmsNorm::RmsNorm(std::int64_t dim, double eps, const c10::TensorOptions& options
 
 at::Tensor RmsNorm::forward(const at::Tensor& x) const {
   const at::Tensor x32 = x.to(at::kFloat);
-  const at::Tensor normed = x32 * at::rsqrt(x32.pow(2).mean(-1, true) + m_eps);
+  // sum / n, not mean(): LibTorch 1.13's mean keeps its whole input ([tokens, hidden] float32,
+  // the squares) for backward where sum keeps its sizes only. The same values: on the CPU mean is
+  // sum then a division by n, and both backwards give grad / n per element.
+  const at::Tensor squares = x32.pow(2).sum(-1, true) / static_cast<double>(x32.size(-1));
+  const at::Tensor normed = x32 * at::rsqrt(squares + m_eps);
   return weight * normed.to(x.scalar_type());
 }
 

@@ -3,6 +3,7 @@
 #include "lorafa/CpuMemoryTracker.h"
 
 #include "adapters/LinearLayerFactory.h"
+#include "models/LanguageModel.h"
 
 #include <torch/torch.h>
 
@@ -93,3 +94,56 @@ INSTANTIATE_TEST_SUITE_P(InputGrad, SavedActivationMemory, ::testing::Values(fal
                          [](const ::testing::TestParamInfo<bool>& info) {
                            return info.param ? std::string("InputNeedsGrad") : std::string("InputNoGrad");
                          });
+
+// RMSNorm (Llama, Mistral, Qwen2, T5) between forward and backward keeps its input, which the
+// caller holds anyway (the residual stream), and one float per row (1/rms). Computed with
+// mean(), LibTorch 1.13 also kept the squares [rows, hidden] float32 — two per block and the
+// final norm, 1.5 GiB on the LLaMA-style shape at 12 × 1024 tokens (docs/PERFORMANCE.md).
+TEST(RmsNormMemory, KeepsOneFloatPerRowBesidesItsInput) {
+  CpuMemoryTracker& tracker = CpuMemoryTracker::instance();
+  tracker.install();
+  for (std::int64_t hidden : {256, 1024}) {
+    for (std::int64_t rows : {100, 1000}) {
+      RmsNorm norm(hidden, 1e-6, torch::TensorOptions().dtype(torch::kFloat));
+      norm.weight.set_requires_grad(false); // frozen, as under LoRA and LoRA-FA
+      const at::Tensor source = torch::randn({2, rows, hidden}).requires_grad_(true);
+      const at::Tensor x = source * 2.0; // a fresh activation, held by the caller
+      const std::int64_t before = tracker.currentBytes();
+      at::Tensor y = norm.forward(x);
+      const std::int64_t held = tracker.currentBytes() - before - static_cast<std::int64_t>(y.nbytes());
+      EXPECT_GE(held, 2 * rows * kFloat) << "hidden " << hidden << " rows " << rows;
+      EXPECT_LE(held, 2 * rows * kFloat + kSmallConstantBytes) << "hidden " << hidden << " rows " << rows;
+      y.backward(torch::ones_like(y));
+    }
+  }
+}
+
+// The same values as Hugging Face's x · rsqrt(mean(x²) + eps) · w: the output and dx against
+// that formula in float64 (1e-6 relative, float32 rounding), and bit for bit against it in
+// float32 with mean() (on the CPU mean is a sum divided by n; both backwards give grad / n).
+TEST(RmsNormMemory, SameOutputAndGradientAsTheMeanFormula) {
+  const std::int64_t hidden = 384;
+  RmsNorm norm(hidden, 1e-5, torch::TensorOptions().dtype(torch::kFloat));
+  torch::manual_seed(3);
+  norm.weight.set_data(torch::rand({hidden}) + 0.5);
+  norm.weight.set_requires_grad(false);
+  const at::Tensor input = torch::randn({3, 50, hidden}) * 3.0;
+  const at::Tensor upstream = torch::randn({3, 50, hidden});
+
+  const at::Tensor x = input.clone().requires_grad_(true);
+  const at::Tensor y = norm.forward(x);
+  y.backward(upstream);
+
+  auto reference = [&](c10::ScalarType dtype) {
+    const at::Tensor r = input.to(dtype).requires_grad_(true);
+    const at::Tensor out = r * torch::rsqrt(r.pow(2).mean(-1, true) + 1e-5) * norm.weight.to(dtype);
+    out.backward(upstream.to(dtype));
+    return std::make_pair(out.detach(), r.grad());
+  };
+  const auto [out64, grad64] = reference(torch::kDouble);
+  EXPECT_TRUE(torch::allclose(y.to(torch::kDouble), out64, 1e-6, 1e-6));
+  EXPECT_TRUE(torch::allclose(x.grad().to(torch::kDouble), grad64, 1e-6, 1e-6));
+  const auto [out32, grad32] = reference(torch::kFloat);
+  EXPECT_EQ((y - out32).abs().max().item<float>(), 0.0f);
+  EXPECT_LE((x.grad() - grad32).abs().max().item<float>(), 1e-6f * grad32.abs().max().item<float>());
+}
