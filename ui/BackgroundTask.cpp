@@ -118,6 +118,11 @@ void BackgroundTask::submit(QThreadPool* pool, std::unique_ptr<Job> job) {
   (pool != nullptr ? pool : QThreadPool::globalInstance())->start(runnable);
 }
 
+std::mutex& BackgroundTask::postGate() {
+  static std::mutex gate;
+  return gate;
+}
+
 void BackgroundTask::logFailure(const QString& what) {
   qCritical().noquote() << "lorafa: a background task failed:" << what;
 }

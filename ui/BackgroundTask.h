@@ -1,10 +1,12 @@
 #pragma once
 
 #include <QEvent>
+#include <QObject>
 #include <QPointer>
 #include <QString>
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -58,6 +60,23 @@ public:
     run(pool, receiver, std::move(work), std::move(done), [](const QString& what) { logFailure(what); });
   }
 
+  /// From any thread (a training thread, say): calls `call()` later on the thread of `context`
+  /// from its event loop, as QMetaObject::invokeMethod(context, call, Qt::QueuedConnection) does
+  /// (the call is dropped if `context` is destroyed first), with the hand-over visible to TSan:
+  /// the call is made and posted under one process-wide gate that the receiving side passes
+  /// before it reads the call, as Qt's posted-event queue orders them under its own (invisible)
+  /// QMutex. `context` must exist while post() runs.
+  template <typename Call> static void post(QObject* context, Call call) {
+    std::lock_guard<std::mutex> lock(postGate());
+    QMetaObject::invokeMethod(
+        context,
+        [call = std::move(call)]() mutable {
+          { std::lock_guard<std::mutex> passed(postGate()); } // after post() has let go of it
+          call();
+        },
+        Qt::QueuedConnection);
+  }
+
   /// The QEvent type of the deliveries (registered once).
   static QEvent::Type eventType();
 
@@ -101,6 +120,7 @@ private:
   };
 
   static void submit(QThreadPool* pool, std::unique_ptr<Job> job);
+  static std::mutex& postGate();
   static void logFailure(const QString& what);
 };
 

@@ -17,6 +17,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace lorafa::ui {
@@ -223,6 +224,45 @@ TEST(BackgroundTask, ClearingThePoolDropsTasksNotStartedWithoutCallingThem) {
   EXPECT_EQ(destroyedOn.use_count(), 1);
   for (QThread* thread : *destroyedOn)
     EXPECT_EQ(thread, app().thread());
+}
+
+TEST(BackgroundTask, PostFromAnotherThreadCallsOnTheUiThreadInOrder) {
+  app();
+  QObject context;
+  constexpr int kCalls = 200;
+  std::vector<int> seen; // the UI thread only
+  QStringList texts;     // the UI thread only
+  int otherThread = 0;   // the UI thread only
+  std::thread poster([&context, &seen, &texts, &otherThread] {
+    for (int i = 0; i < kCalls; ++i) {
+      const QString text = QStringLiteral("step %1").arg(i); // made on this thread
+      std::vector<int> payload(64, i);                       // heap memory of this thread
+      BackgroundTask::post(&context, [&seen, &texts, &otherThread, i, text, payload] {
+        if (QThread::currentThread() != app().thread()) ++otherThread;
+        seen.push_back(i);
+        texts.push_back(text + QLatin1Char('/') + QString::number(payload.back()));
+      });
+    }
+  });
+  const bool all = QTest::qWaitFor([&] { return static_cast<int>(seen.size()) == kCalls; }, kWaitMs);
+  poster.join();
+  ASSERT_TRUE(all) << seen.size() << " of " << kCalls << " calls made";
+  EXPECT_EQ(otherThread, 0);
+  for (int i = 0; i < kCalls; ++i) {
+    ASSERT_EQ(seen[i], i);
+    EXPECT_EQ(texts[i], QStringLiteral("step %1/%1").arg(i));
+  }
+}
+
+TEST(BackgroundTask, PostDropsTheCallWhenTheContextIsGone) {
+  app();
+  auto* context = new QObject;
+  bool called = false;
+  std::thread poster([context, &called] { BackgroundTask::post(context, [&called] { called = true; }); });
+  poster.join();
+  delete context; // before the event loop has run: the posted call goes with it
+  QTest::qWait(20);
+  EXPECT_FALSE(called);
 }
 
 } // namespace
