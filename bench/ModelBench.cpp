@@ -379,8 +379,12 @@ int main(int argc, char** argv) {
             std::fflush(stdout);
             if (o.predictOnly) {
               std::vector<MemoryEstimate> estimates;
+              bool frozenAsked = false;
               for (TrainMethod method : parseMethods(o.methods)) {
-                if (method == TrainMethod::Frozen) continue;
+                if (method == TrainMethod::Frozen) {
+                  frozenAsked = true; // the planner plans trainable runs only
+                  continue;
+                }
                 MemoryPlan plan;
                 plan.modelConfigJson = config.toJson();
                 plan.method = method;
@@ -394,7 +398,18 @@ int main(int argc, char** argv) {
                 plan.device = device.is_cuda() ? "cuda" : "cpu";
                 estimates.push_back(estimateMemory(plan));
               }
-              std::printf("%s\n", formatMemoryTable(estimates).c_str());
+              if (!estimates.empty()) {
+                std::printf("%s", formatMemoryTable(estimates).c_str());
+                std::printf("predicted peak MiB:");
+                for (const MemoryEstimate& e : estimates) std::printf(" %s %.1f", toString(e.method), e.peak / 1048576.0);
+                std::printf("\n\n");
+              }
+              if (frozenAsked) {
+                std::printf("frozen: no prediction; the memory planner plans training runs (full, lora, lora-fa) "
+                            "only. A frozen model's backward keeps what LoRA-FA's keeps, less x*A^T and B's gradient "
+                            "and AdamW state: use the lora-fa column (docs/PERFORMANCE.md has measured "
+                            "LoRA-FA/frozen peak ratios).\n\n");
+              }
               if (estimates.size() >= 2) {
                 const MemoryEstimate* lora = nullptr;
                 const MemoryEstimate* loraFa = nullptr;

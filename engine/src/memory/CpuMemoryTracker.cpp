@@ -3,11 +3,17 @@
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <unordered_map>
+
+#include <execinfo.h>
+#include <unistd.h>
 
 namespace lorafa {
 namespace {
@@ -47,6 +53,11 @@ void reserve(std::int64_t bytes) {
   raisePeak(after);
 }
 
+std::int64_t traceThreshold();
+void traceIfThresholdReached(std::int64_t current);
+void recordStack(void* data, std::int64_t bytes);
+void rearmTrace(std::int64_t current);
+
 void trackedDelete(void* data) {
   Allocation allocation;
   {
@@ -58,7 +69,9 @@ void trackedDelete(void* data) {
     allocation = it->second;
     allocations().erase(it);
   }
-  g_currentBytes.fetch_sub(allocation.bytes, std::memory_order_relaxed);
+  const std::int64_t current =
+      g_currentBytes.fetch_sub(allocation.bytes, std::memory_order_relaxed) - allocation.bytes;
+  if (traceThreshold() > 0) rearmTrace(current);
   if (allocation.innerDeleter != nullptr) {
     allocation.innerDeleter(allocation.innerContext);
   }
@@ -97,11 +110,101 @@ private:
       std::lock_guard<std::mutex> lock(g_allocationsMutex);
       allocations()[data] = allocation;
     }
+    if (traceThreshold() > 0) {
+      recordStack(data, bytes);
+      traceIfThresholdReached(g_currentBytes.load(std::memory_order_relaxed));
+    }
     return c10::DataPtr(data, data, &trackedDelete, device);
   }
 };
 
 TrackingAllocator g_trackingAllocator;
+
+/// LORAFA_TRACE_BYTES_AT=N (a diagnostic): the first time N bytes or more are in use (the k-th
+/// time with LORAFA_TRACE_CROSSING=k), print to stderr the live allocations by size, where the
+/// large ones were allocated, and the stack of the allocation that got there. Run once to learn
+/// the peak, then again with N a little under that peak to see what is alive at it.
+std::int64_t traceThreshold() {
+  static const std::int64_t threshold = [] {
+    const char* text = std::getenv("LORAFA_TRACE_BYTES_AT");
+    return text != nullptr ? std::atoll(text) : 0LL;
+  }();
+  return threshold;
+}
+
+std::atomic<bool> g_traced{false};
+std::atomic<bool> g_armed{true};
+std::atomic<int> g_crossings{0};
+
+void rearmTrace(std::int64_t current) {
+  if (current < traceThreshold()) g_armed.store(true);
+}
+
+/// With LORAFA_TRACE_BYTES_AT, the allocating stack of every live allocation of at least
+/// LORAFA_TRACE_STACK_BYTES (default 1 MiB), printed at the threshold.
+struct Stack {
+  void* frames[128];
+  int depth = 0;
+};
+std::unordered_map<void*, Stack>& stacks() {
+  static auto* map = new std::unordered_map<void*, Stack>();
+  return *map;
+}
+
+std::int64_t stackMinimumBytes() {
+  static const std::int64_t minimum = [] {
+    const char* text = std::getenv("LORAFA_TRACE_STACK_BYTES");
+    return text != nullptr ? std::atoll(text) : (1LL << 20);
+  }();
+  return minimum;
+}
+
+void recordStack(void* data, std::int64_t bytes) {
+  if (bytes < stackMinimumBytes() || g_traced.load()) return;
+  Stack stack;
+  stack.depth = backtrace(stack.frames, 128);
+  std::lock_guard<std::mutex> lock(g_allocationsMutex);
+  stacks()[data] = stack;
+}
+
+void traceIfThresholdReached(std::int64_t current) {
+  const std::int64_t threshold = traceThreshold();
+  if (threshold <= 0 || current < threshold || g_traced.load() || !g_armed.exchange(false)) return;
+  static const int wanted = [] {
+    const char* text = std::getenv("LORAFA_TRACE_CROSSING");
+    return text != nullptr ? std::max(1, std::atoi(text)) : 1;
+  }();
+  if (++g_crossings < wanted || g_traced.exchange(true)) return;
+  std::map<std::int64_t, int, std::greater<std::int64_t>> bySize;
+  {
+    std::lock_guard<std::mutex> lock(g_allocationsMutex);
+    for (const auto& item : allocations()) ++bySize[item.second.bytes];
+  }
+  std::fprintf(stderr, "LORAFA_TRACE_BYTES_AT %lld: %lld bytes in use; live allocations by size:\n",
+               static_cast<long long>(threshold), static_cast<long long>(current));
+  int lines = 0;
+  for (const auto& [bytes, count] : bySize) {
+    if (++lines > 40) break;
+    std::fprintf(stderr, "  %14lld B x %d = %.1f MiB\n", static_cast<long long>(bytes), count,
+                 static_cast<double>(bytes) * count / 1048576.0);
+  }
+  {
+    std::lock_guard<std::mutex> lock(g_allocationsMutex);
+    for (const auto& item : allocations()) {
+      auto it = stacks().find(item.first);
+      // A smaller allocation at a recorded address is not the one recorded there.
+      if (it == stacks().end() || item.second.bytes < stackMinimumBytes()) continue;
+      std::fprintf(stderr, "live %lld B allocated at:\n", static_cast<long long>(item.second.bytes));
+      std::fflush(stderr);
+      backtrace_symbols_fd(it->second.frames, it->second.depth, STDERR_FILENO);
+    }
+  }
+  void* frames[64];
+  const int depth = backtrace(frames, 64);
+  std::fprintf(stderr, "stack of the allocation that reached it:\n");
+  std::fflush(stderr);
+  backtrace_symbols_fd(frames, depth, STDERR_FILENO);
+}
 
 } // namespace
 

@@ -242,7 +242,11 @@ MemoryEstimate estimateMemory(const MemoryPlan& plan) {
   for (const auto& [kind, bytes] : perBlockEncoder) {
     byKind[kind] += static_cast<std::int64_t>(bytes * static_cast<double>(encoderTokens * c.numLayers));
   }
+  // The decoder's final norm keeps its input until its backward, which runs before the last
+  // block's: freed at the moments of backward below.
+  std::int64_t finalNormSaved = 0;
   if (t5) {
+    finalNormSaved = (kFloatBytes * c.hiddenSize + kFloatBytes) * shape.tokens();
     // Cross-attention keys and values live on the encoder's tokens; the shared position bias
     // plus mask [B, H, T, T] of each stack (float32) and the cross mask [B, 1, T, Te].
     byKind["attention"] += decoderLayers * encoderTokens * 2 * c.numHeads * c.headDim * act;
@@ -255,6 +259,12 @@ MemoryEstimate estimateMemory(const MemoryPlan& plan) {
     const std::int64_t finalNorm = c.family == ModelFamily::Llama ? kFloatBytes * c.hiddenSize + kFloatBytes
                                                                   : kFloatBytes * c.hiddenSize + 2 * kFloatBytes;
     byKind["norms"] += finalNorm * decoderTokens;
+    finalNormSaved = finalNorm * decoderTokens;
+    // The first block's first norm reads the embeddings: when they are frozen (every method but
+    // full fine-tuning) its input needs no gradient and the norm keeps nothing.
+    if (method != TrainMethod::Full && (c.family == ModelFamily::Llama || c.family == ModelFamily::Gpt2)) {
+      byKind["norms"] -= finalNorm * decoderTokens;
+    }
     if (c.family == ModelFamily::Bert || c.family == ModelFamily::Roberta) {
       byKind["norms"] += (kFloatBytes * c.hiddenSize + 2 * kFloatBytes) * decoderTokens; // embeddings' LayerNorm
     }
@@ -265,6 +275,9 @@ MemoryEstimate estimateMemory(const MemoryPlan& plan) {
   std::int64_t adapterBytes = 0, inputBytes = 0;
   // Per decoder block: what it keeps in all, and after its attention (freed first in backward).
   std::map<std::string, std::int64_t> blockExtra, blockPostExtra;
+  // The input of a block's MLP down-projection, when it is kept for the weight's or A's gradient:
+  // freed by that projection's backward, before the activation's backward (the MLP's peak).
+  std::int64_t downInput = 0;
   for (const LinearModuleInfo& l : linears) {
     if (l.isOutputHead) continue; // the loss handles the head
     const bool isAdapted = adapted.count(l.name) > 0;
@@ -292,6 +305,7 @@ MemoryEstimate estimateMemory(const MemoryPlan& plan) {
     inputBytes += bytes;
     if (!encoder && !kind.perModel) blockExtra[block] += bytes;
     if (!encoder && !kind.perModel && postAttention) blockPostExtra[block] += bytes;
+    if (!encoder && kind.tag == "down_in") downInput = std::max(downInput, bytes);
   }
   std::int64_t fullNormPerBlock = 0;
   if (method == TrainMethod::Full && (c.family == ModelFamily::Llama || t5)) {
@@ -362,6 +376,10 @@ MemoryEstimate estimateMemory(const MemoryPlan& plan) {
     if (lossSaved > 0) checkpointed["loss"] = lossSaved;
     byKind = checkpointed;
     recomputed = lastBlock; // exists only while backward runs through that block
+    // Pre-norm blocks: the first norm's input is the block's input, counted above already.
+    if (c.family == ModelFamily::Llama || c.family == ModelFamily::Gpt2) {
+      recomputed -= decoderTokens * c.hiddenSize * kFloatBytes;
+    }
   }
   for (const auto& [kind, bytes] : byKind) {
     e.activations.push_back({kind, bytes});
@@ -375,18 +393,28 @@ MemoryEstimate estimateMemory(const MemoryPlan& plan) {
       std::clamp<std::int64_t>(kAttentionChunkElements / std::max<std::int64_t>(shape.batch * attnHeads * keyLength, 1),
                                1, shape.length);
   const std::int64_t chunkBytes = shape.batch * attnHeads * rowsPerChunk * keyLength * kFloatBytes;
+  // dQ in the compute dtype; dK and dV accumulate in float32 (and are cast at the end).
   const std::int64_t qkvGradients =
-      decoderTokens * (2 * c.numHeads * c.headDim + 2 * std::max<std::int64_t>(c.numKvHeads, 1) * c.headDim) * kFloatBytes;
+      decoderTokens * (c.numHeads * c.headDim * (kFloatBytes + act) +
+                       2 * std::max<std::int64_t>(c.numKvHeads, 1) * c.headDim * kFloatBytes);
   // [tokens, hidden]-sized gradients alive meanwhile: the block output's, dO (and its reshaped
   // copy), and under checkpointing the recomputed block's output.
   const std::int64_t hiddenSized = decoderTokens * c.hiddenSize * kFloatBytes;
-  e.attentionWorkspace = 3 * chunkBytes + qkvGradients + (plan.gradientCheckpointing ? 4 : 3) * hiddenSized;
+  // The residual stream's gradient is float32; dO and its reshaped copy are in the compute dtype.
+  const std::int64_t hiddenActSized = decoderTokens * c.hiddenSize * act;
+  e.attentionWorkspace =
+      3 * chunkBytes + qkvGradients + (plan.gradientCheckpointing ? 2 : 1) * hiddenSized + 2 * hiddenActSized;
   // The MLP's backward: SwiGLU / gated makes dGate, dUp, σ(gate) and its derivative next to the
-  // incoming gradient; a plain activation the gradient and the activation's derivative.
+  // incoming gradient; a plain activation the gradient and the activation's derivative. Llama's
+  // SiLU node (memory/GatedActivation.cpp) holds five at its peak, measured with
+  // LORAFA_TRACE_BYTES_AT: the incoming gradient, σ, dUp, the derivative and (1 − σ).
   const bool gated = c.family == ModelFamily::Llama || (t5 && c.gatedFeedForward);
+  const std::int64_t gatedTransients = c.family == ModelFamily::Llama ? 5 : 4;
   // train.recompute_mlp adds the recomputed gate, up and their product ([tokens, intermediate] each).
-  const std::int64_t mlpGradients = decoderTokens * c.intermediateSize * act * ((gated ? 4 : 2) + (recomputeMlp ? 3 : 0)) +
-                                    (plan.gradientCheckpointing ? 3 : 2) * hiddenSized;
+  // [tokens, hidden]: the block output's gradient, and under checkpointing the recomputed output.
+  const std::int64_t mlpGradients =
+      decoderTokens * c.intermediateSize * act * ((gated ? gatedTransients : 2) + (recomputeMlp ? 3 : 0)) +
+      (plan.gradientCheckpointing ? 2 : 1) * hiddenSized;
   e.backwardWorkspace = mlpGradients;
   e.logitsAndLoss = lossWorkspace;
 
@@ -397,12 +425,20 @@ MemoryEstimate estimateMemory(const MemoryPlan& plan) {
   // temporaries for its largest parameter).
   const std::int64_t all = e.savedActivations;
   const std::int64_t atLoss = all + lossWorkspace;
-  const std::int64_t atMlp = all - lossSaved + recomputed + mlpGradients;
-  const std::int64_t atAttention = all - lossSaved + recomputed - lastPost + e.attentionWorkspace;
+  // Once the loss's backward has run, its per-token floats are freed but not the final hidden
+  // states: the trainer (and the bench) hold the model's output until backward returns. The final
+  // norm's input is freed too.
+  const std::int64_t lossHidden = lossSaved > 0 ? decoderTokens * c.hiddenSize * kFloatBytes : 0;
+  const std::int64_t freedAfterLoss = lossSaved - lossHidden + finalNormSaved;
+  const std::int64_t atMlp = all - freedAfterLoss - downInput + recomputed + mlpGradients;
+  const std::int64_t atAttention = all - freedAfterLoss + recomputed - lastPost + e.attentionWorkspace;
   // The end of backward (the first block): every gradient made, the first block's activations
   // (or its recomputation) and what the model keeps outside the blocks.
+  // Under checkpointing the later blocks' inputs are freed by then: the first block's is left.
   const std::int64_t outsideBlocks =
-      plan.gradientCheckpointing ? all - lossSaved : all - lossSaved - decoderLayers * lastBlock;
+      plan.gradientCheckpointing
+          ? all - freedAfterLoss - (decoderLayers - 1) * decoderTokens * c.hiddenSize * kFloatBytes
+          : all - freedAfterLoss - decoderLayers * lastBlock;
   // Full fine-tuning: weight gradients pile up as backward goes. At the last block: the head's and
   // that block's; at the first block: all but that block's and the embeddings'.
   std::int64_t headGradient = 0, blockGradient = 0, embeddingGradient = 0;
@@ -420,7 +456,8 @@ MemoryEstimate estimateMemory(const MemoryPlan& plan) {
     embeddingGradient = outside * kFloatBytes - headGradient;
   }
   const std::int64_t atEnd = e.gradients - blockGradient - std::max<std::int64_t>(embeddingGradient, 0) +
-                             std::max<std::int64_t>(outsideBlocks, 0) + lastBlock + mlpGradients;
+                             std::max<std::int64_t>(outsideBlocks, 0) + (plan.gradientCheckpointing ? recomputed : lastBlock) -
+                             downInput + mlpGradients;
   const std::int64_t backwardPeak =
       std::max({atLoss + (adapters ? e.gradients : 0),
                 atMlp + (adapters ? e.gradients : headGradient + blockGradient),
