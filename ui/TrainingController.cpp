@@ -1,5 +1,6 @@
 #include "TrainingController.h"
 
+#include "lorafa/CheckpointIntegrity.h"
 #include "lorafa/RunStore.h"
 #include "lorafa/TrainingSession.h"
 
@@ -164,10 +165,18 @@ void TrainingController::threadBody(RunConfig config, qint64 resumedFrom) {
     std::unique_ptr<TrainingSession> session = TrainingSession::create(config, m_observer.get());
     std::optional<std::string> checkpoint;
     if (resumedFrom > 0) {
-      checkpoint = latestCheckpointIn(config.outputDir);
+      // As `lorafa resume`: the newest checkpoint that verifies; a damaged newer one is named in
+      // the log and skipped (docs/RELIABILITY.md: that only repeats the steps since the one before).
+      const IntactCheckpoint intact = newestIntactCheckpointIn(config.outputDir);
+      for (const std::string& rejected : intact.rejected)
+        m_observer->onLog(LogLevel::Warning, "skipping a damaged checkpoint: " + rejected);
+      checkpoint = intact.directory;
       if (!checkpoint)
-        throw std::runtime_error("run " + std::to_string(resumedFrom) + " has no checkpoint in " + config.outputDir +
+        throw std::runtime_error("run " + std::to_string(resumedFrom) + " has no " +
+                                 (intact.rejected.empty() ? "" : "intact ") + "checkpoint in " + config.outputDir +
                                  "/checkpoints");
+      if (!intact.rejected.empty())
+        m_observer->onLog(LogLevel::Info, "resuming from the previous intact checkpoint " + *checkpoint);
     }
     session->setup();
     NewRun run;

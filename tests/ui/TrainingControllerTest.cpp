@@ -5,6 +5,8 @@
 #include "lorafa/RunStore.h"
 #include "lorafa/TrainingSession.h"
 
+#include <QFile>
+#include <QFileInfo>
 #include <QSignalSpy>
 #include <QtTest/QtTest>
 
@@ -76,6 +78,56 @@ TEST(TrainingController, StopsWithACheckpointAndResumesToTheEnd) {
   EXPECT_EQ(*info->resumedFrom, runId);
   EXPECT_EQ(info->status, RunStatus::Completed);
   EXPECT_EQ(info->lastStep, 4);
+}
+
+// The studio's resume, as `lorafa resume`: a damaged newest checkpoint (one flipped byte in its
+// weights) is named in the log and skipped; the run continues from the one before it.
+TEST(TrainingController, ResumeSkipsADamagedNewestCheckpointAndSaysSo) {
+  app();
+  QTemporaryDir dir;
+  const StudioPaths paths = temporaryPaths(dir);
+  RunConfig config = tinyDemoConfig(paths, 4);
+  config.train.saveEvery = 2; // checkpoints after steps 2 and 4 (keep_last 2)
+  config.outputDir = dir.filePath("out").toStdString();
+  TrainingController controller(paths.runStorePath);
+  QSignalSpy finished(&controller, &TrainingController::runFinished);
+  controller.start(config);
+  ASSERT_TRUE(QTest::qWaitFor([&] { return finished.count() == 1; }, kRunTimeoutMs));
+  const auto runId = finished.at(0).at(0).value<qint64>();
+  ASSERT_EQ(finished.at(0).at(1).value<TrainResult>().state, TrainerState::Completed)
+      << finished.at(0).at(1).value<TrainResult>().message;
+  const QString newest = QString::fromStdString(config.outputDir) + "/checkpoints/step-00000004";
+  ASSERT_TRUE(QFileInfo::exists(newest + "/weights.safetensors"));
+  ASSERT_TRUE(QFileInfo::exists(QString::fromStdString(config.outputDir) + "/checkpoints/step-00000002"));
+  {
+    QFile weights(newest + "/weights.safetensors");
+    ASSERT_TRUE(weights.open(QIODevice::ReadWrite));
+    weights.seek(weights.size() - 1);
+    char last = 0;
+    ASSERT_TRUE(weights.getChar(&last));
+    weights.seek(weights.size() - 1);
+    ASSERT_TRUE(weights.putChar(static_cast<char>(last ^ 0x01)));
+  }
+
+  QSignalSpy logs(&controller, &TrainingController::logArrived);
+  QSignalSpy steps(&controller, &TrainingController::stepsArrived);
+  QSignalSpy resumedFinished(&controller, &TrainingController::runFinished);
+  controller.resumeRun(runId);
+  ASSERT_TRUE(QTest::qWaitFor([&] { return resumedFinished.count() == 1; }, kRunTimeoutMs));
+  const auto resumed = resumedFinished.at(0).at(1).value<TrainResult>();
+  EXPECT_EQ(resumed.state, TrainerState::Completed) << resumed.message;
+  QStringList warnings;
+  for (const QList<QVariant>& signal : logs)
+    if (signal.at(0).value<LogLevel>() == LogLevel::Warning && signal.at(1).toString().contains("damaged"))
+      warnings << signal.at(1).toString();
+  ASSERT_EQ(warnings.size(), 1) << warnings.join("\n").toStdString();
+  EXPECT_TRUE(warnings.front().contains("step-00000004")) << warnings.front().toStdString();
+  EXPECT_TRUE(warnings.front().contains("weights.safetensors")) << warnings.front().toStdString();
+  // Continued from step 2's checkpoint: its first step is 3.
+  ASSERT_GE(steps.count(), 1);
+  const auto firstSteps = steps.at(0).at(0).value<QVector<StepMetrics>>();
+  ASSERT_FALSE(firstSteps.isEmpty());
+  EXPECT_EQ(firstSteps.front().step, 3);
 }
 
 TEST(TrainingController, ASetupFailureEndsWithoutARunAndSaysWhy) {
