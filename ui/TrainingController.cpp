@@ -1,5 +1,6 @@
 #include "TrainingController.h"
 
+#include "BackgroundTask.h"
 #include "lorafa/CheckpointIntegrity.h"
 #include "lorafa/RunStore.h"
 #include "lorafa/TrainingSession.h"
@@ -37,22 +38,18 @@ public:
   void onLog(LogLevel level, const std::string& message) override {
     TrainingController* owner = &m_owner;
     const QString text = QString::fromStdString(message);
-    QMetaObject::invokeMethod(
-        owner, [owner, level, text] {
-          owner->flush();
-          Q_EMIT owner->logArrived(level, text);
-        },
-        Qt::QueuedConnection);
+    BackgroundTask::post(owner, [owner, level, text] {
+      owner->flush();
+      Q_EMIT owner->logArrived(level, text);
+    });
   }
   void onStateChange(TrainerState state, const std::string& message) override {
     TrainingController* owner = &m_owner;
     const QString text = QString::fromStdString(message);
-    QMetaObject::invokeMethod(
-        owner, [owner, state, text] {
-          owner->flush();
-          Q_EMIT owner->stateChanged(state, text);
-        },
-        Qt::QueuedConnection);
+    BackgroundTask::post(owner, [owner, state, text] {
+      owner->flush();
+      Q_EMIT owner->stateChanged(state, text);
+    });
   }
   bool shouldStop() override { return m_owner.m_stop.load(); }
   bool shouldPause() override { return m_owner.m_pause.load() && !m_owner.m_stop.load(); }
@@ -150,15 +147,13 @@ void TrainingController::threadBody(RunConfig config, qint64 resumedFrom) {
   TrainResult result;
   qint64 runId = 0;
   auto finish = [&] {
-    QMetaObject::invokeMethod(
-        this, [this, runId, result] {
-          flush();
-          m_flushTimer.stop();
-          m_active = false;
-          if (m_pause.exchange(false)) Q_EMIT pausedChanged(false);
-          Q_EMIT runFinished(runId, result);
-        },
-        Qt::QueuedConnection);
+    BackgroundTask::post(this, [this, runId, result] {
+      flush();
+      m_flushTimer.stop();
+      m_active = false;
+      if (m_pause.exchange(false)) Q_EMIT pausedChanged(false);
+      Q_EMIT runFinished(runId, result);
+    });
   };
   try {
     RunStore store(m_storePath.toStdString());
@@ -201,8 +196,7 @@ void TrainingController::threadBody(RunConfig config, qint64 resumedFrom) {
     store.startRun(runId);
     const QString name = QString::fromStdString(run.name);
     const qint64 totalSteps = session->totalSteps();
-    QMetaObject::invokeMethod(
-        this, [this, runId, name, totalSteps] { Q_EMIT runStarted(runId, name, totalSteps); }, Qt::QueuedConnection);
+    BackgroundTask::post(this, [this, runId, name, totalSteps] { Q_EMIT runStarted(runId, name, totalSteps); });
     result = session->run();
     RunStatus status = result.state == TrainerState::Completed ? RunStatus::Completed
                        : result.state == TrainerState::Stopped ? RunStatus::Stopped
