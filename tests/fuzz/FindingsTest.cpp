@@ -59,6 +59,23 @@ TEST(FuzzFindings, NumberBeyondDoubleInTokenizerJsonIsAFormatError) {
   EXPECT_TRUE(contains(message, "tokenizer.json: invalid JSON")) << message;
 }
 
+// Finding 6 (the CI fuzz run of 99e26c7, tokenizer target, after 56,244 executions): a vocab id
+// of 2666666666666 sized the id → token table from it, a 21 TB allocation. Ids are now bounded
+// by the entry count (plus 2^20 of gaps) before anything is allocated.
+TEST(FuzzFindings, VocabIdFarBeyondTheEntryCountIsAFormatError) {
+  const std::string message = errorOf<lorafa::FormatError>([] {
+    (void)lorafa::HfTokenizer::fromJsonText(
+        R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2666666666666}, "merges": ["a b"]}})",
+        "tokenizer.json");
+  });
+  EXPECT_TRUE(contains(message, "tokenizer.json")) << message;
+  EXPECT_TRUE(contains(message, "the id of \"ab\" is 2666666666666")) << message;
+  EXPECT_TRUE(contains(message, "ids must be below 1048579")) << message;
+  // A vocabulary with a modest gap (ids 0, 1, 1000) still loads.
+  EXPECT_NO_THROW((void)lorafa::HfTokenizer::fromJsonText(
+      R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 1000}, "merges": ["a b"]}})", "tokenizer.json"));
+}
+
 TEST(FuzzFindings, NumberBeyondDoubleInSafetensorsHeaderIsAFormatError) {
   const std::string header = R"({"__metadata__": 1e400})";
   std::string file(8, '\0');
