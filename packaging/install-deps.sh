@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package that LoRA-FA Studio needs to build, test and run.
-# Idempotent: packages already present are skipped; uses sudo only when not root.
+# Installs everything LoRA-FA Studio needs to build, test and run:
+#   1. the Debian 12 packages below (uses sudo only when not root);
+#   2. the project's Python environment, .venv in the repository, with the pinned packages of
+#      packaging/requirements.txt from PyPI: above all `torch`, whose CUDA build of LibTorch 2.x
+#      (with its CMake files and NVIDIA's CUDA libraries as wheels) is what the project builds
+#      against (cmake/LorafaFindTorch.cmake finds it there).
+# Idempotent: packages already present are skipped; the environment is rebuilt only when
+# requirements.txt changed since it was made.
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config git clang-format
-  libtorch-dev libopenblas0-pthread libgloo-dev
+  build-essential cmake ninja-build pkg-config git clang-format ccache
+  python3 python3-venv python3-pip
+  # ProcessGroupGloo's header includes Gloo's headers; LibTorch has Gloo built in (CPU data parallel)
+  libgloo-dev
   qt6-base-dev qt6-base-dev-tools libqcustomplot-dev
   libsqlite3-dev
   libgtest-dev libgmock-dev
@@ -15,10 +23,6 @@ packages=(
   # .ci/run's reliability steps: libFuzzer targets, ASan/UBSan and TSan builds, symbolized reports
   clang libclang-rt-14-dev llvm
 )
-
-# npm fetches test-time assets that may not be committed (packaging/fetch-test-assets.sh); a
-# machine that already has Node.js and npm from elsewhere keeps them.
-command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 if [ "$(id -u)" -eq 0 ]; then
   sudo_cmd=()
@@ -35,11 +39,31 @@ for p in "${packages[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#packages[@]} packages already installed"
-  exit 0
+  echo "install-deps: all ${#packages[@]} Debian packages already installed"
+else
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -q
+  "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -q
-"${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+# The Python environment. PYTHON picks the interpreter that makes it (default python3, 3.10 or newer).
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+venv=$root/.venv
+requirements=$root/packaging/requirements.txt
+stamp=$venv/.lorafa-requirements.sha256
+want=$(sha256sum "$requirements" | cut -d' ' -f1)
+if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+  echo "install-deps: $venv is up to date with packaging/requirements.txt"
+  exit 0
+fi
+python=${PYTHON:-python3}
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' ||
+  { echo "install-deps: $python is older than 3.10; set PYTHON to a newer one" >&2; exit 1; }
+[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+echo "install-deps: installing packaging/requirements.txt into $venv (torch with CUDA: about 4.5 GB)"
+start=$(date +%s)
+"$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar off -q -r "$requirements"
+"$venv/bin/python" -c 'import torch; print(f"install-deps: torch {torch.__version__}, CUDA {torch.version.cuda}")'
+echo "$want" >"$stamp"
+echo "install-deps: Python environment ready in $(( $(date +%s) - start )) s"

@@ -41,7 +41,16 @@ case "$1" in
   test)
     build
     bash "$root/packaging/fetch-test-assets.sh"
-    (cd "$build_dir" && ctest --output-on-failure --parallel "$jobs" --timeout 900)
+    status=0
+    (cd "$build_dir" && ctest --output-on-failure --parallel "$jobs" --timeout 900) 2>&1 |
+      tee "$build_dir/ctest.log" || status=$?
+    # The CUDA tests (label gpu) run where a GPU is usable and skip elsewhere: say which, with counts.
+    gpu_tests=$(cd "$build_dir" && ctest -N -L gpu | sed -n 's/^ *Test *#[0-9]*: //p')
+    gpu_total=$(printf '%s\n' "$gpu_tests" | grep -c . || true)
+    gpu_skipped=$(printf '%s\n' "$gpu_tests" | while read -r t; do
+      grep -E "Test +#[0-9]+: $t \.+.*Skipped" "$build_dir/ctest.log" || true; done | grep -c . || true)
+    echo "quickstart: CUDA tests: $gpu_total, of which $gpu_skipped skipped ($("$build_dir/bin/lorafa" info | grep -m1 -i -E '^(GPU|Device)' || true))"
+    [ "$status" -eq 0 ] || exit "$status"
     # The Debian package as a user installs it (packaging/README.md); needs root or sudo.
     bash "$root/packaging/test-deb.sh" "$build_dir"
     ;;

@@ -1,5 +1,7 @@
 #include "distributed/DistributedContext.h"
 
+#include "distributed/NcclGroup.h"
+
 #include <ATen/ops/cat.h>
 #include <ATen/ops/from_blob.h>
 #include <ATen/ops/zeros.h>
@@ -69,9 +71,24 @@ bool distributedTrainingAvailable() {
 
 #ifdef LORAFA_HAVE_GLOO
 
+// Collectives on CPU tensors go through Gloo; those on CUDA tensors through NCCL, whose group is
+// made the first time a CUDA tensor is reduced (every rank reaches that call at the same point, on
+// its own device), as torch.distributed's "cpu:gloo,cuda:nccl" does.
 struct DistributedContext::Impl {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+  c10::intrusive_ptr<c10d::Backend> nccl;
+
+  c10d::Backend& groupFor(const at::Tensor& t, const DistributedConfig& config) {
+    if (!t.is_cuda()) return *group;
+    if (!nccl) {
+      auto prefixed = c10::make_intrusive<c10d::PrefixStore>("lorafa-nccl", store);
+      nccl = createNcclGroup(prefixed, config.rank, config.worldSize,
+                             std::chrono::milliseconds(static_cast<std::int64_t>(config.timeoutSeconds) * 1000),
+                             t.get_device());
+    }
+    return *nccl;
+  }
 };
 
 DistributedContext::DistributedContext(const DistributedConfig& config) : m_config(config), m_impl(std::make_unique<Impl>()) {
@@ -135,7 +152,8 @@ void DistributedContext::allReduceGradients(std::vector<at::Tensor>& grads) {
       ++end;
     }
     std::vector<at::Tensor> bucket{flat.size() == 1 ? flat.front().clone() : at::cat(flat)};
-    collective(m_config, "the gradient all-reduce", [&] { m_impl->group->allreduce(bucket)->wait(); });
+    collective(m_config, "the gradient all-reduce",
+               [&] { m_impl->groupFor(bucket.front(), m_config).allreduce(bucket)->wait(); });
     std::int64_t offset = 0;
     for (std::size_t i = begin; i < end; ++i) {
       const std::int64_t n = grads[i].numel();
@@ -164,7 +182,7 @@ void DistributedContext::broadcast(std::vector<at::Tensor>& tensors, int root) {
     std::vector<at::Tensor> one{t.contiguous()};
     c10d::BroadcastOptions options;
     options.rootRank = root;
-    collective(m_config, "a broadcast", [&] { m_impl->group->broadcast(one, options)->wait(); });
+    collective(m_config, "a broadcast", [&] { m_impl->groupFor(one.front(), m_config).broadcast(one, options)->wait(); });
     if (!one.front().is_same(t)) t.copy_(one.front());
   }
 }
