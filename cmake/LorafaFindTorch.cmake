@@ -42,6 +42,35 @@ endif()
 find_package(Torch REQUIRED)
 get_filename_component(LORAFA_TORCH_PREFIX "${TORCH_LIBRARY}/../.." ABSOLUTE)
 
+# PyPI's torch keeps NVIDIA's libraries in wheels beside it (site-packages/nvidia/<part>/lib) and
+# finds them through its own RUNPATHs. Link against exactly those: the CUDA runtime of the wheel
+# rather than the toolkit's (both are libcudart.so.13 to the loader, so only one may ever be
+# meant), and, when ld resolves libtorch_cuda's own dependencies, the wheel's NCCL (the toolkit's
+# is older and lacks symbols LibTorch uses) — -rpath-link is searched before any -rpath.
+# LORAFA_TORCH_LIBRARIES is what the project links: TORCH_LIBRARIES less the toolkit's NVRTC,
+# which LibTorch opens itself when it needs it.
+get_filename_component(LORAFA_NVIDIA_WHEELS "${LORAFA_TORCH_PREFIX}/../nvidia" ABSOLUTE)
+set(LORAFA_NVIDIA_LIBRARY_DIRS "")
+if(EXISTS "${LORAFA_NVIDIA_WHEELS}")
+  file(GLOB _lorafa_parts LIST_DIRECTORIES true "${LORAFA_NVIDIA_WHEELS}/*/lib")
+  foreach(dir IN LISTS _lorafa_parts)
+    if(IS_DIRECTORY "${dir}")
+      list(APPEND LORAFA_NVIDIA_LIBRARY_DIRS "${dir}")
+    endif()
+  endforeach()
+endif()
+set(LORAFA_TORCH_LIBRARIES ${TORCH_LIBRARIES})
+list(FILTER LORAFA_TORCH_LIBRARIES EXCLUDE REGEX "libnvrtc")
+find_library(LORAFA_WHEEL_CUDART NAMES libcudart.so.13 libcudart.so.12 cudart
+             PATHS ${LORAFA_NVIDIA_LIBRARY_DIRS} NO_DEFAULT_PATH)
+if(TARGET torch::cudart AND LORAFA_WHEEL_CUDART)
+  set_property(TARGET torch::cudart PROPERTY INTERFACE_LINK_LIBRARIES "${LORAFA_WHEEL_CUDART}")
+endif()
+if(LORAFA_NVIDIA_LIBRARY_DIRS)
+  string(REPLACE ";" ":" _lorafa_rpath_link "${LORAFA_NVIDIA_LIBRARY_DIRS}")
+  list(APPEND LORAFA_TORCH_LIBRARIES "-Wl,-rpath-link,${_lorafa_rpath_link}")
+endif()
+
 # CUDA support follows the LibTorch that was found: a CUDA build of LibTorch links c10_cuda.
 if(C10_CUDA_LIBRARY)
   set(LORAFA_HAVE_CUDA ON)

@@ -15,7 +15,7 @@ echo "test-deb: building the package in $build_dir"
 rm -f "$build_dir"/lorafa-studio_*_amd64.deb
 cmake --build "$build_dir" --target package >"$work/package.log" 2>&1 || { cat "$work/package.log"; exit 1; }
 deb=$(ls "$build_dir"/lorafa-studio_*_amd64.deb)
-echo "test-deb: $(basename "$deb"), $(du -h "$deb" | cut -f1)"
+echo "test-deb: $(basename "$deb"), $(du -h "$deb" | cut -f1) ($(dpkg-deb --field "$deb" Installed-Size) KiB installed)"
 dpkg-deb --field "$deb" Package Version Architecture Depends
 
 echo "test-deb: validating the desktop entry and the AppStream metainfo"
@@ -31,6 +31,21 @@ version=$(/usr/bin/lorafa --version)
 echo "test-deb: installed $version"
 expected=$(dpkg-deb --field "$deb" Version)
 [ "$version" = "lorafa $expected" ] || { echo "test-deb: --version says '$version', the package is $expected" >&2; exit 1; }
+
+echo "test-deb: the LibTorch runtime comes from the package, not from the build machine"
+/usr/bin/lorafa info
+libs=$(ldd /usr/bin/lorafa /usr/lib/lorafa-studio/torch/lib/libtorch_cuda.so 2>/dev/null || true)
+if echo "$libs" | grep -q "not found"; then
+  echo "$libs" | grep "not found" >&2; echo "test-deb: unresolved libraries" >&2; exit 1
+fi
+for lib in liblorafa_engine.so libtorch_cpu.so libc10.so libcudart.so libcublas.so libcudnn.so libnccl.so; do
+  where=$(echo "$libs" | grep -m1 -F "$lib" | awk '{print $3}' || true)
+  case "$lib:$where" in
+    libcud*:|libcublas*:|libnccl*:) ;; # a CPU-only LibTorch has none of these
+    *:/usr/lib/lorafa-studio/*) ;;
+    *) echo "test-deb: $lib resolves to '$where', not inside /usr/lib/lorafa-studio" >&2; exit 1 ;;
+  esac
+done
 
 echo "test-deb: training the demo from /usr/share/lorafa-studio with the installed CLI"
 export XDG_DATA_HOME="$work/data" XDG_CONFIG_HOME="$work/config" HOME="$work"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU comparison of docs/PERFORMANCE.md, for a machine with an NVIDIA GPU, Python with PyTorch
 # (CUDA), transformers and PEFT, and no Qt. In about 10 minutes it:
-#   1. builds lorafa-bench-model without Qt against the CUDA LibTorch inside the PyTorch install;
+#   1. builds lorafa-bench-model, lorafa and the CUDA tests without Qt, as CI builds (the .venv's
+#      pinned CUDA LibTorch, or PYTHON's), prints `lorafa info` and runs the CUDA tests;
 #   2. runs it on the GPU (LoRA, LoRA-FA and frozen, the LLaMA-style shape below);
 #   3. runs the same shape with PEFT LoRA and PEFT's create_lorafa_optimizer (bench/gpu/peft_bench.py);
 #   4. prints peak memory and tokens/s side by side.
@@ -10,7 +11,10 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-python="${PYTHON:-python3}"
+# The same build as CI: the project's .venv (packaging/install-deps.sh, the pinned CUDA torch of
+# packaging/requirements.txt) when it exists, else PYTHON's torch (a GPU machine's own PyTorch),
+# found by the same cmake/LorafaFindTorch.cmake through LORAFA_PYTHON.
+if [[ -z "${PYTHON:-}" && -x "$repo/.venv/bin/python" ]]; then python="$repo/.venv/bin/python"; else python="${PYTHON:-python3}"; fi
 build="${BUILD_DIR:-$repo/build-gpu}"
 batch="${BATCH:-4}" seq="${SEQ:-1024}" rank="${RANK:-16}" dtype="${DTYPE:-float32}" steps="${STEPS:-3}"
 shape=(--hidden 2048 --intermediate 5632 --layers 8 --heads 16 --vocab 32000)
@@ -47,20 +51,26 @@ if ((${#missing[@]})); then
 fi
 
 log "building lorafa-bench-model (no Qt, LibTorch from PyTorch)"
-torch_prefix="$("$python" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')"
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
+# The CUDA tests (label gpu) too, where GoogleTest is installed.
+tests=OFF test_targets=()
+if echo '#include <gtest/gtest.h>' | g++ -x c++ -std=c++17 -fsyntax-only - 2>/dev/null; then
+  tests=ON test_targets=(test_engine_gpu)
+fi
 start=$(date +%s)
-cmake -S "$repo" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DLORAFA_BUILD_GUI=OFF \
-  -DLORAFA_BUILD_TESTS=OFF -DCMAKE_PREFIX_PATH="$torch_prefix" >"$build.cmake.log" 2>&1 \
+cmake -S "$repo" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLORAFA_BUILD_GUI=OFF \
+  -DLORAFA_BUILD_TESTS="$tests" -DLORAFA_PYTHON="$(command -v "$python")" >"$build.cmake.log" 2>&1 \
   || { tail -30 "$build.cmake.log"; exit 1; }
-cmake --build "$build" --target lorafa-bench-model -j "$(nproc)" >"$build.build.log" 2>&1 \
+cmake --build "$build" --target lorafa-bench-model lorafa "${test_targets[@]}" -j "$(nproc)" >"$build.build.log" 2>&1 \
   || { grep -m5 -A5 error "$build.build.log"; exit 1; }
 echo "built in $(( $(date +%s) - start )) s"
 
-# The engine links libtorch from the Python install.
-torch_lib="$("$python" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')"
-export LD_LIBRARY_PATH="$torch_lib:${LD_LIBRARY_PATH:-}"
+"$build/bin/lorafa" info | tee "$build/info.txt"
+if [[ "$tests" == ON ]]; then
+  log "CUDA tests (test_engine_gpu)"
+  "$build/tests/test_engine_gpu" 2>&1 | tail -25 | tee "$build/gpu-tests.txt" || true
+fi
 
 log "LoRA-FA Studio engine on $device"
 "$build/bin/lorafa-bench-model" --family llama "${shape[@]}" --batch "$batch" --seq "$seq" --rank "$rank" \

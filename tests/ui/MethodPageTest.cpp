@@ -53,7 +53,7 @@ EngineInfo twoGpus() {
   info.cudaDeviceCount = 2;
   info.defaultDevice = "cuda:0";
   info.cpuThreads = 4;
-  info.gpus.push_back({0, "Example GPU", 80LL << 30}); // NVML named only the first
+  info.gpus.push_back({0, "Example GPU", 80LL << 30, "9.0"}); // only the first is described
   return info;
 }
 
@@ -100,7 +100,7 @@ TEST(MethodPage, ShowsTheDraftAndWritesItBack) {
   EXPECT_EQ(child<QSpinBox>(page, "maxStepsSpin")->value(), 100);
   EXPECT_EQ(child<QSpinBox>(page, "batchSpin")->value(), 16);
   EXPECT_EQ(child<QSpinBox>(page, "maxLengthSpin")->value(), 128);
-  EXPECT_EQ(child<QComboBox>(page, "deviceCombo")->currentData().toString(), "cpu");
+  EXPECT_EQ(child<QComboBox>(page, "deviceCombo")->currentData().toString(), "auto");
   EXPECT_TRUE(studio.context.draft->canStart()) << studio.context.draft->firstProblem().toStdString();
 
   // Widgets → draft.
@@ -241,6 +241,7 @@ TEST(MethodPage, DevicesListCpuAndEachGpuWithItsMemory) {
   EXPECT_EQ(items, (QStringList{"auto", "cpu", "cuda:0", "cuda:1"}));
   EXPECT_TRUE(device->itemText(2).contains("Example GPU")) << device->itemText(2).toStdString();
   EXPECT_TRUE(device->itemText(2).contains("80.0 GiB")) << device->itemText(2).toStdString();
+  EXPECT_TRUE(device->itemText(2).contains("compute capability 9.0")) << device->itemText(2).toStdString();
   EXPECT_TRUE(device->itemText(1).contains("4 threads")) << device->itemText(1).toStdString();
 
   // fp16 is fine on a CUDA device, not on the CPU.
@@ -278,6 +279,22 @@ TEST(MethodPage, ACudaDeviceWithoutCudaIsMarked) {
   EXPECT_FALSE(studio.context.draft->canStart());
   device->setCurrentIndex(device->findData("cpu"));
   EXPECT_TRUE(studio.context.draft->canStart()) << studio.context.draft->firstProblem().toStdString();
+}
+
+TEST(MethodPage, ACudaDeviceOnACudaBuildWithoutADriverSaysWhy) {
+  EngineInfo info;
+  info.cudaBuilt = true;
+  info.cudaStatus = lorafa::CudaStatus::NoDriver;
+  info.cudaUnavailableReason = "no NVIDIA driver: libcuda.so.1 cannot be loaded";
+  info.cpuThreads = 2;
+  Studio studio(info);
+  MethodPage page(studio.context);
+  page.show();
+  ASSERT_TRUE(QTest::qWaitForWindowExposed(&page));
+  studio.context.draft->edit([](RunConfig& c) { c.train.device = "cuda:0"; });
+  EXPECT_TRUE(errorOf(page, "deviceError").contains("no CUDA device is usable here: no NVIDIA driver: libcuda.so.1"))
+      << errorOf(page, "deviceError").toStdString();
+  EXPECT_FALSE(studio.context.draft->canStart());
 }
 
 TEST(MethodPage, OrthogonalInitNeedsRankWithinTheTargetsInFeatures) {
