@@ -1,9 +1,9 @@
 // The byte-level BPE trainer: merges worked out by hand on tiny corpora, the same merges as the
 // official Hugging Face trainer on fixture texts (trainer_reference.json, written by
-// tests/fixtures/tokenizers/trained/generate_trainer_reference.mjs), round trips, determinism,
-// errors, and — when node and the npm package `tokenizers` are installed (packaging/
-// fetch-test-assets.sh) — the same ids from Hugging Face's encoder as from ours on a trained
-// tokenizer.json.
+// tests/fixtures/tokenizers/trained/generate_trainer_reference.py), round trips, determinism,
+// errors, and — when the project's Python environment has the PyPI package `tokenizers`
+// (packaging/requirements.txt) — the same ids from Hugging Face's encoder as from ours on a
+// trained tokenizer.json.
 #include "lorafa/BpeTraining.h"
 #include "lorafa/FormatError.h"
 #include "lorafa/Tokenizer.h"
@@ -17,6 +17,12 @@
 #include <random>
 #include <sstream>
 #include <unistd.h>
+
+// The Python that runs the reference encoder (tests/CMakeLists.txt passes the LORAFA_PYTHON cache
+// variable); empty: none, and the live check skips.
+#ifndef LORAFA_PYTHON
+#define LORAFA_PYTHON ""
+#endif
 
 namespace {
 
@@ -350,13 +356,27 @@ TEST(BpeTrainer, UnusableOptionsAreRefused) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Live check with the Hugging Face encoder (needs node and the npm package `tokenizers`).
+// Live check with the Hugging Face encoder: the PyPI package `tokenizers` in the project's Python
+// environment (LORAFA_PYTHON, set by CMake: .venv/bin/python unless configured otherwise).
+
+std::string shellQuoted(const std::string& s) {
+  std::string out = "'";
+  for (const char c : s)
+    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
 
 TEST(BpeTrainer, HuggingFaceEncodesTheTrainedTokenizerIdentically) {
-  const fs::path script = kFixtures / "tokenizers" / "trained" / "encode_with_reference.mjs";
-  const fs::path package = kFixtures / "tokenizers" / "node" / "node_modules" / "tokenizers" / "package.json";
-  if (!fs::exists(package) || std::system("node --version > /dev/null 2>&1") != 0) {
-    GTEST_SKIP() << "node or the npm package tokenizers is missing: run packaging/fetch-test-assets.sh";
+  const fs::path script = kFixtures / "tokenizers" / "trained" / "encode_with_reference.py";
+  const std::string python = LORAFA_PYTHON;
+  if (python.empty() || !fs::exists(python)) {
+    GTEST_SKIP() << "no Python environment at \"" << python
+                 << "\" (LORAFA_PYTHON): run bash packaging/install-deps.sh, which makes .venv";
+  }
+  const std::string probe = shellQuoted(python) + " -c 'import tokenizers' > /dev/null 2>&1";
+  if (std::system(probe.c_str()) != 0) {
+    GTEST_SKIP() << python << " has no module tokenizers: run bash packaging/install-deps.sh (or pip install "
+                 << "the tokenizers== line of packaging/requirements.txt into it)";
   }
   TempDir dir;
   const std::vector<std::string> texts = sampleTexts();
@@ -367,9 +387,10 @@ TEST(BpeTrainer, HuggingFaceEncodesTheTrainedTokenizerIdentically) {
     o.preTokenizer = preTokenizer;
     lorafa::saveBpeTokenizer(trainDemo(o), o, dir.path().string());
     const fs::path out = dir.path() / "reference.json";
-    const std::string command = "node \"" + script.string() + "\" \"" +
-                                (dir.path() / "tokenizer.json").string() + "\" \"" +
-                                (dir.path() / "texts.json").string() + "\" \"" + out.string() + "\"";
+    const std::string command = shellQuoted(python) + " " + shellQuoted(script.string()) + " " +
+                                shellQuoted((dir.path() / "tokenizer.json").string()) + " " +
+                                shellQuoted((dir.path() / "texts.json").string()) + " " +
+                                shellQuoted(out.string());
     ASSERT_EQ(std::system(command.c_str()), 0) << command;
     const Json reference = Json::parse(readText(out));
     const auto tokenizer = lorafa::Tokenizer::load(dir.path().string());
