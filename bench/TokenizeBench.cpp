@@ -1,5 +1,5 @@
 // lorafa-bench-tokenize: encode throughput of a tokenizer.json on a text file, in MB/s.
-// bench/tokenize_reference.mjs measures the Hugging Face reference (npm `tokenizers`) on the same
+// bench/tokenize_reference.py measures the Hugging Face reference (PyPI `tokenizers`) on the same
 // file in the same way; both print the token count and a hash of the ids, so equal lines also
 // show equal ids over the whole text.
 #include "lorafa/Tokenizer.h"
@@ -18,7 +18,7 @@
 
 namespace {
 
-// FNV-1a over the ids, 32-bit (the node script computes the same).
+// FNV-1a over the ids, 32-bit (the Python script computes the same).
 std::uint32_t hashIds(const std::vector<lorafa::TokenId>& ids, std::uint32_t hash = 2166136261u) {
   for (const lorafa::TokenId id : ids) {
     hash ^= static_cast<std::uint32_t>(id);
