@@ -32,6 +32,7 @@ struct NvmlLibrary::Impl {
   nvmlReturn_t (*getHandle)(unsigned int, nvmlDevice_t*) = nullptr;
   nvmlReturn_t (*getName)(nvmlDevice_t, char*, unsigned int) = nullptr;
   nvmlReturn_t (*getMemory)(nvmlDevice_t, nvmlMemory_t*) = nullptr;
+  nvmlReturn_t (*getComputeCapability)(nvmlDevice_t, int*, int*) = nullptr; // optional
 
   template <typename Fn> bool resolve(Fn& fn, const char* name) {
     fn = reinterpret_cast<Fn>(dlsym(handle.get(), name));
@@ -64,6 +65,7 @@ NvmlLibrary::NvmlLibrary() : m_impl(std::make_unique<Impl>()) {
                         m_impl->resolve(m_impl->getName, "nvmlDeviceGetName") &&
                         m_impl->resolve(m_impl->getMemory, "nvmlDeviceGetMemoryInfo");
   m_impl->initialised = resolved && m_impl->init() == kNvmlSuccess;
+  m_impl->resolve(m_impl->getComputeCapability, "nvmlDeviceGetCudaComputeCapability");
 }
 
 NvmlLibrary::~NvmlLibrary() {
@@ -98,6 +100,17 @@ std::optional<NvmlLibrary::DeviceMemory> NvmlLibrary::deviceMemory(int index) co
     return std::nullopt;
   }
   return DeviceMemory{static_cast<std::int64_t>(memory.used), static_cast<std::int64_t>(memory.total)};
+}
+
+std::optional<std::string> NvmlLibrary::computeCapability(int index) const {
+  nvmlDevice_t dev = m_impl->device(index);
+  int major = 0;
+  int minor = 0;
+  if (dev == nullptr || m_impl->getComputeCapability == nullptr ||
+      m_impl->getComputeCapability(dev, &major, &minor) != kNvmlSuccess) {
+    return std::nullopt;
+  }
+  return std::to_string(major) + "." + std::to_string(minor);
 }
 
 } // namespace lorafa

@@ -23,6 +23,8 @@ public:
   int deviceCount() const;
   std::optional<std::string> deviceName(int index) const;
   std::optional<DeviceMemory> deviceMemory(int index) const;
+  /// CUDA compute capability, e.g. "8.6"; empty when this NVML cannot say.
+  std::optional<std::string> computeCapability(int index) const;
 
   ~NvmlLibrary();
   NvmlLibrary(const NvmlLibrary&) = delete;
