@@ -8,7 +8,8 @@ class QLabel;
 
 namespace lorafa::ui {
 
-/// Shows the studio version, the LibTorch build and the compute devices.
+/// Shows the studio version, what LibTorch was built with (CUDA, cuDNN, NCCL), the compute
+/// devices with their compute capability, or why no GPU can be used.
 class EngineInfoPanel : public QWidget {
   Q_OBJECT
 public:

@@ -38,9 +38,35 @@ EngineInfo sampleInfo() {
   info.cudaBuilt = true;
   info.cudaAvailable = true;
   info.cudaDeviceCount = 1;
+  info.cudaStatus = lorafa::CudaStatus::Available;
+  info.cudaVersion = "12.4";
+  info.cudaDriverVersion = "12.6";
+  info.cudnnVersion = "9.1.0";
+  info.cudnnRuntimeVersion = "9.1.0";
+  info.ncclVersion = "2.21.5";
   info.cpuThreads = 8;
   info.defaultDevice = "cuda:0";
-  info.gpus.push_back({0, "Example GPU", 80LL << 30});
+  info.gpus.push_back({0, "Example GPU", 80LL << 30, "9.0"});
+  return info;
+}
+
+// A CUDA build on a machine without an NVIDIA driver.
+EngineInfo noDriverInfo() {
+  EngineInfo info;
+  info.version = "1.2.3";
+  info.libtorchVersion = "2.13.0";
+  info.cudaBuilt = true;
+  info.cudaStatus = lorafa::CudaStatus::NoDriver;
+  info.cudaVersion = "13.0";
+  info.cudnnVersion = "9.20.0";
+  info.cudnnRuntimeVersion = "9.20.0";
+  info.ncclVersion = "2.29.7";
+  info.cudaUnavailableReason = "no NVIDIA driver: libcuda.so.1 cannot be loaded (libcuda.so.1: cannot open shared "
+                               "object file: No such file or directory); cudaGetDeviceCount: "
+                               "cudaErrorInsufficientDriver (35): CUDA driver version is insufficient for CUDA "
+                               "runtime version";
+  info.cpuThreads = 2;
+  info.defaultDevice = "cpu";
   return info;
 }
 
@@ -62,7 +88,7 @@ TEST(MainWindow, ShowsVersionLibTorchAndDevice) {
   EXPECT_EQ(labelText(window, "libtorchValue"), "2.4.0 (CUDA build)");
   EXPECT_TRUE(labelText(window, "deviceValue").startsWith("cuda:0")) << labelText(window, "deviceValue").toStdString();
   EXPECT_EQ(labelText(window, "cpuThreadsValue"), "8");
-  EXPECT_EQ(labelText(window, "gpu0Value"), "Example GPU, 80.00 GiB");
+  EXPECT_EQ(labelText(window, "gpu0Value"), "Example GPU, 80.00 GiB, compute capability 9.0");
   EXPECT_EQ(labelText(window, "statusDevice"), "Device: cuda:0");
 }
 
@@ -75,6 +101,19 @@ TEST(MainWindow, ShowsTheRealEngine) {
   ASSERT_TRUE(QTest::qWaitForWindowExposed(&window));
   EXPECT_TRUE(labelText(window, "libtorchValue").startsWith(QString::fromStdString(info.libtorchVersion)));
   EXPECT_EQ(labelText(window, "statusDevice"), QString("Device: %1").arg(QString::fromStdString(info.defaultDevice)));
+  if (info.cudaBuilt) {
+    EXPECT_TRUE(labelText(window, "cudaValue").startsWith(QString::fromStdString(info.cudaVersion)))
+        << labelText(window, "cudaValue").toStdString();
+    EXPECT_NE(window.findChild<QLabel*>("cudnnValue"), nullptr);
+    EXPECT_NE(window.findChild<QLabel*>("ncclValue"), nullptr);
+  } else {
+    EXPECT_EQ(labelText(window, "cudaValue"), "not built in");
+  }
+  if (info.cudaAvailable) {
+    EXPECT_EQ(window.findChild<QLabel*>("noGpuValue"), nullptr);
+  } else {
+    EXPECT_EQ(labelText(window, "noGpuValue"), QString::fromStdString(info.cudaUnavailableReason));
+  }
 }
 
 TEST(MainWindow, QuitShortcutClosesTheWindow) {
@@ -104,11 +143,59 @@ TEST(MainWindow, AboutBoxShowsTheVersionsOfAppQtLibTorchAndCuda) {
   EXPECT_EQ(labelText(*dialog, "versionValue"), "1.2.3");
   EXPECT_EQ(labelText(*dialog, "qtValue"), QString::fromLatin1(qVersion()));
   EXPECT_EQ(labelText(*dialog, "libtorchValue"), "2.4.0 (CUDA build)");
-  EXPECT_EQ(labelText(*dialog, "cudaValue"), "available");
-  for (const char* name : {"versionValue", "qtValue", "libtorchValue", "cudaValue"})
+  EXPECT_EQ(labelText(*dialog, "cudaValue"), "12.4 (available)");
+  EXPECT_EQ(labelText(*dialog, "cudnnValue"), "9.1.0");
+  EXPECT_EQ(labelText(*dialog, "ncclValue"), "2.21.5");
+  EXPECT_EQ(labelText(*dialog, "driverValue"), "supports CUDA 12.6");
+  EXPECT_EQ(labelText(*dialog, "gpu0Value"), "Example GPU, 80.00 GiB, compute capability 9.0");
+  EXPECT_EQ(dialog->findChild<QLabel*>("noGpuValue"), nullptr);
+  for (const char* name : {"versionValue", "qtValue", "libtorchValue", "cudaValue", "cudnnValue", "ncclValue",
+                           "driverValue", "gpu0Value"})
     EXPECT_TRUE(dialog->findChild<QLabel*>(name)->isVisible()) << name;
   dialog->reject();
   EXPECT_FALSE(dialog->isVisible());
+}
+
+TEST(MainWindow, AboutBoxSaysWhyThereIsNoGpu) {
+  app();
+  QTemporaryDir dir;
+  const EngineInfo info = noDriverInfo();
+  MainWindow window(info, temporaryPaths(dir));
+  window.show();
+  ASSERT_TRUE(QTest::qWaitForWindowExposed(&window));
+  auto* dialog = window.findChild<QDialog*>("aboutDialog");
+  ASSERT_NE(dialog, nullptr);
+  window.findChild<QAction*>("aboutAction")->trigger();
+  ASSERT_TRUE(QTest::qWaitFor([&] { return dialog->isVisible(); }, 2000));
+  EXPECT_EQ(labelText(*dialog, "libtorchValue"), "2.13.0 (CUDA build)");
+  EXPECT_EQ(labelText(*dialog, "cudaValue"), "13.0 (no GPU)");
+  EXPECT_EQ(labelText(*dialog, "cudnnValue"), "9.20.0");
+  EXPECT_EQ(labelText(*dialog, "ncclValue"), "2.29.7");
+  EXPECT_EQ(labelText(*dialog, "driverValue"), "none found");
+  EXPECT_EQ(labelText(*dialog, "deviceValue"), "cpu");
+  EXPECT_EQ(labelText(*dialog, "noGpuValue"), QString::fromStdString(info.cudaUnavailableReason));
+  auto* why = dialog->findChild<QLabel*>("noGpuValue");
+  ASSERT_NE(why, nullptr);
+  EXPECT_TRUE(why->isVisible());
+  EXPECT_TRUE(why->wordWrap());
+  EXPECT_EQ(dialog->findChild<QLabel*>("gpu0Value"), nullptr);
+  dialog->reject();
+}
+
+TEST(MainWindow, AboutBoxMarksGpusTheDriverShowsButCudaCannotUse) {
+  app();
+  QTemporaryDir dir;
+  EngineInfo info = noDriverInfo();
+  info.cudaStatus = lorafa::CudaStatus::DriverTooOld;
+  info.cudaDriverVersion = "12.2";
+  info.cudaUnavailableReason = "NVIDIA driver too old: it supports CUDA 12.2, LibTorch's runtime is CUDA 13.0";
+  info.gpus.push_back({0, "Older GPU", 24LL << 30, "8.6"}); // as NVML names it
+  MainWindow window(info, temporaryPaths(dir));
+  auto* dialog = window.findChild<QDialog*>("aboutDialog");
+  ASSERT_NE(dialog, nullptr);
+  EXPECT_EQ(labelText(*dialog, "driverValue"), "supports CUDA 12.2");
+  EXPECT_EQ(labelText(*dialog, "noGpuValue"), QString::fromStdString(info.cudaUnavailableReason));
+  EXPECT_EQ(labelText(*dialog, "gpu0Value"), "Older GPU, 24.00 GiB, compute capability 8.6 (not usable)");
 }
 
 TEST(MainWindow, RunMenuHasTheTrainingShortcuts) {

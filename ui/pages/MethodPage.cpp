@@ -403,6 +403,8 @@ void MethodPage::fillDevices() {
     if (gpu != info.gpus.end()) {
       text += QStringLiteral(" — %1, %2")
                   .arg(QString::fromStdString(gpu->name), QLocale().formattedDataSize(gpu->totalBytes, 1));
+      if (!gpu->computeCapability.empty())
+        text += tr(", compute capability %1").arg(QString::fromStdString(gpu->computeCapability));
     }
     m_device->addItem(text, QStringLiteral("cuda:%1").arg(i));
   }
@@ -580,8 +582,11 @@ void MethodPage::validate() {
   if (isCuda(c.train.device)) {
     if (!info.cudaAvailable) {
       device = info.cudaBuilt
-                   ? tr("%1 was chosen, but no CUDA device is usable here (no driver or no GPU)")
-                         .arg(QString::fromStdString(c.train.device))
+                   ? tr("%1 was chosen, but no CUDA device is usable here: %2")
+                         .arg(QString::fromStdString(c.train.device),
+                              info.cudaUnavailableReason.empty()
+                                  ? QString::fromLatin1(toString(info.cudaStatus))
+                                  : QString::fromStdString(info.cudaUnavailableReason))
                    : tr("%1 was chosen, but this engine's LibTorch has no CUDA support: choose CPU")
                          .arg(QString::fromStdString(c.train.device));
     } else if (cudaIndex(c.train.device) >= info.cudaDeviceCount) {
