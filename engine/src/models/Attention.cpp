@@ -21,6 +21,9 @@
 #include <ATen/ops/scaled_dot_product_attention.h>
 #define LORAFA_HAVE_SDPA 1
 #endif
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5)
+#define LORAFA_HAVE_SDPA_GQA 1 // scaled_dot_product_attention(..., enable_gqa)
+#endif
 
 #include <algorithm>
 #include <cstdlib>
@@ -294,7 +297,16 @@ at::Tensor scaledDotProductAttention(const at::Tensor& q, const at::Tensor& k, c
   at::Tensor keys = k;
   at::Tensor values = v;
   const std::int64_t groups = q.size(1) / k.size(1);
-  if (groups > 1) {
+  // Grouped-query attention: the CPU kernel takes k and v as they are (enable_gqa) and keeps them
+  // so for backward; repeated to every query head, they were kept `groups` times over (measured).
+  // On CUDA the kernels that take a mask may not support it, and enable_gqa would then fall back
+  // to the math path with its [T, T] probabilities: there they are still repeated.
+#ifdef LORAFA_HAVE_SDPA_GQA
+  const bool groupedKernel = groups > 1 && q.device().is_cpu();
+#else
+  const bool groupedKernel = false;
+#endif
+  if (groups > 1 && !groupedKernel) {
     keys = k.repeat_interleave(groups, 1);
     values = v.repeat_interleave(groups, 1);
   }
@@ -306,7 +318,11 @@ at::Tensor scaledDotProductAttention(const at::Tensor& q, const at::Tensor& k, c
     attnMask = mask.scalar_type() == q.scalar_type() ? mask
                                                      : mask.clamp_min(lowestFinite(q.scalar_type())).to(q.scalar_type());
   }
+#ifdef LORAFA_HAVE_SDPA_GQA
+  return at::scaled_dot_product_attention(q, keys, values, attnMask, 0.0, false, scale, groupedKernel);
+#else
   return at::scaled_dot_product_attention(q, keys, values, attnMask, 0.0, false, scale);
+#endif
 #else
   return memoryEfficientAttention(q, k, v, mask, scale);
 #endif
