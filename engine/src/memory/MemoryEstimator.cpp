@@ -8,6 +8,9 @@
 #include "models/ModelConfig.h"
 #include "models/ModelFactory.h"
 
+#include <ATen/Parallel.h>
+#include <torch/version.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -17,6 +20,16 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
+
+// Which attention models/Attention.cpp runs, so that it is counted as it keeps memory: the fused
+// scaled_dot_product_attention from LibTorch 2.1 on (its grouped-query form from 2.5 on), the
+// engine's chunked memory-efficient attention before (1.13).
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+#define LORAFA_PLAN_FUSED_ATTENTION 1
+#endif
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5)
+#define LORAFA_PLAN_GROUPED_ATTENTION 1
+#endif
 
 namespace lorafa {
 namespace {
@@ -97,6 +110,12 @@ bool isEncoderName(const ModelConfig& c, const std::string& name) {
   return c.family == ModelFamily::T5 && name.rfind("encoder.", 0) == 0;
 }
 
+/// How attention runs (models/Attention.cpp), and so what it keeps.
+struct AttentionPath {
+  bool fused = false;    ///< at::scaled_dot_product_attention; otherwise the chunked memory-efficient path
+  bool repeatKv = false; ///< grouped-query k and v repeated to every query head before the call
+};
+
 struct Shape {
   std::int64_t batch, length, encoderLength;
   std::int64_t tokens() const { return batch * length; }
@@ -107,41 +126,49 @@ struct Shape {
 /// `act` is the bytes of one activation element (4 in fp32, 2 under bf16/fp16 autocast); norms
 /// keep float32 whatever the autocast (they compute in float32).
 /// `post` receives the share of one block that its backward frees before it reaches attention
-/// (everything after attention: the MLP and, pre-norm, the second norm).
+/// (everything after attention: the MLP and, pre-norm, the second norm). `maskPerToken`: a mask
+/// each layer keeps for itself (bytes per token), besides the one the layers share.
 void frozenBlockActivations(const ModelConfig& c, std::int64_t act, std::map<std::string, double>& perToken,
-                            bool decoderOfT5, double& post, bool recomputeMlp) {
+                            bool decoderOfT5, double& post, bool recomputeMlp, const AttentionPath& path,
+                            double maskPerToken) {
   const double h = static_cast<double>(c.hiddenSize), i = static_cast<double>(c.intermediateSize);
-  const double heads = static_cast<double>(c.numHeads), kv = static_cast<double>(std::max<std::int64_t>(c.numKvHeads, 1));
+  const double heads = static_cast<double>(c.numHeads);
+  const double kv = path.repeatKv ? heads : static_cast<double>(std::max<std::int64_t>(c.numKvHeads, 1));
   const double d = static_cast<double>(c.headDim);
   const double rms = kFloatBytes * h + kFloatBytes;       // RMSNorm: its float32 input and 1/rms
   const double layerNorm = kFloatBytes * h + 2.0 * kFloatBytes; // LayerNorm: input, mean, rstd
-  const double lse = kFloatBytes * heads;                  // chunked attention: one float per query row and head
+  const double lse = kFloatBytes * heads;                  // either path: one float per query row and head
+  // The fused kernel keeps its output too (its backward reads rowsum(dO∘O) from it, where the
+  // chunked path recomputes it): measured, one [tokens, heads·head_dim] per layer more for LoRA-FA.
+  // That output is the output projection's input, which LoRA and full fine-tuning keep anyway.
+  const double out = path.fused ? act * heads * d : 0.0;
+  perToken["attention"] += maskPerToken;
   switch (c.family) {
   case ModelFamily::Llama:
     perToken["norms"] += 2 * rms;
-    perToken["attention"] += act * (heads * d + 2 * kv * d) + lse; // q, k (after RoPE), v
+    perToken["attention"] += act * (heads * d + 2 * kv * d) + lse + out; // q, k (after RoPE), v
     // SwiGLU keeps gate and up; with train.recompute_mlp the MLP keeps its (normed) input only.
     perToken["mlp"] += recomputeMlp ? act * h : act * 2 * i;
     post = rms + (recomputeMlp ? act * h : act * 2 * i);
     break;
   case ModelFamily::Gpt2:
     perToken["norms"] += 2 * layerNorm;
-    perToken["attention"] += act * 3 * h + lse; // q, k, v: views of c_attn's output
+    perToken["attention"] += act * 3 * h + lse + out; // q, k, v: views of c_attn's output
     perToken["mlp"] += act * i;                 // GELU keeps its input
     post = layerNorm + act * i;
     break;
   case ModelFamily::Bert:
   case ModelFamily::Roberta:
     perToken["norms"] += 2 * layerNorm;
-    perToken["attention"] += act * 3 * heads * d + lse;
+    perToken["attention"] += act * 3 * heads * d + lse + out;
     perToken["mlp"] += act * i;
     post = 2 * layerNorm + act * i;
     break;
   case ModelFamily::T5: {
     const double inner = heads * d;
     perToken["norms"] += (decoderOfT5 ? 3 : 2) * rms;
-    perToken["attention"] += act * 3 * inner + lse;
-    if (decoderOfT5) perToken["attention"] += act * inner + lse; // cross-attention's q (k, v: per encoder token)
+    perToken["attention"] += act * 3 * inner + lse + out;
+    if (decoderOfT5) perToken["attention"] += act * inner + lse + out; // cross-attention's q (k, v: per encoder token)
     perToken["mlp"] += act * (c.gatedFeedForward ? 3 * i : i);  // gelu input, its output and wi_1's; relu: output
     post = rms + act * (c.gatedFeedForward ? 3 * i : i);
     break;
@@ -181,6 +208,18 @@ MemoryEstimate estimateMemory(const MemoryPlan& plan) {
   // train.recompute_mlp applies to gated (SwiGLU) MLPs, and not under block checkpointing (a
   // checkpointed block keeps its input only already).
   const bool recomputeMlp = plan.recomputeMlp && c.family == ModelFamily::Llama && !plan.gradientCheckpointing;
+  AttentionPath path;
+#ifdef LORAFA_PLAN_FUSED_ATTENTION
+  path.fused = true;
+#ifdef LORAFA_PLAN_GROUPED_ATTENTION
+  path.repeatKv = cuda; // the CPU kernel takes grouped heads; CUDA's kernels that take a mask do not
+#else
+  path.repeatKv = true;
+#endif
+#endif
+  // Under bf16/fp16 the residual stream is in the low dtype when the embeddings are frozen (stored
+  // low, Trainer::setup), float32 when they train (full fine-tuning); so is the attention mask.
+  const std::int64_t residualBytes = lowPrecision && method != TrainMethod::Full ? act : kFloatBytes;
 
   MemoryEstimate e;
   e.method = method;
@@ -232,8 +271,13 @@ MemoryEstimate estimateMemory(const MemoryPlan& plan) {
   const std::int64_t decoderLayers = t5 ? c.numDecoderLayers : c.numLayers;
   std::map<std::string, double> perBlockDecoder, perBlockEncoder;
   double postPerToken = 0.0, unusedPost = 0.0;
-  frozenBlockActivations(c, act, perBlockDecoder, t5, postPerToken, recomputeMlp);
-  if (t5) frozenBlockActivations(c, act, perBlockEncoder, false, unusedPost, false);
+  // A float32 mask meeting low-precision q, k and v (full fine-tuning under bf16/fp16): autocast
+  // casts it in each layer's fused call, which keeps that copy; the float32 one is freed with the
+  // forward, unless checkpointing keeps it for the recomputation.
+  const bool perLayerMask = path.fused && lowPrecision && residualBytes != act && !t5;
+  const double maskPerToken = perLayerMask ? static_cast<double>(act * shape.length) : 0.0;
+  frozenBlockActivations(c, act, perBlockDecoder, t5, postPerToken, recomputeMlp, path, maskPerToken);
+  if (t5) frozenBlockActivations(c, act, perBlockEncoder, false, unusedPost, false, path, 0.0);
   const std::int64_t decoderTokens = shape.tokens(), encoderTokens = shape.encoderTokens();
   std::map<std::string, std::int64_t> byKind;
   for (const auto& [kind, bytes] : perBlockDecoder) {
@@ -254,8 +298,11 @@ MemoryEstimate estimateMemory(const MemoryPlan& plan) {
                            kFloatBytes * shape.batch * shape.length * shape.encoderLength;
     byKind["norms"] += 2 * (kFloatBytes * c.hiddenSize + kFloatBytes) * shape.tokens(); // final norms
   } else {
-    // The additive mask [B, 1, T, T] (float32, one for all layers) and the final norm.
-    byKind["attention"] += kFloatBytes * shape.batch * shape.length * shape.length;
+    // The additive mask [B, 1, T, T] (one for all layers, in the residual stream's dtype) and the
+    // final norm.
+    if (!perLayerMask || plan.gradientCheckpointing) {
+      byKind["attention"] += residualBytes * shape.batch * shape.length * shape.length;
+    }
     const std::int64_t finalNorm = c.family == ModelFamily::Llama ? kFloatBytes * c.hiddenSize + kFloatBytes
                                                                   : kFloatBytes * c.hiddenSize + 2 * kFloatBytes;
     byKind["norms"] += finalNorm * decoderTokens;
@@ -296,6 +343,8 @@ MemoryEstimate estimateMemory(const MemoryPlan& plan) {
       if (!encoder && postAttention) blockPostExtra[block] += tokens * plan.rank * act;
     }
     if (!keepsInput || kind.alreadySaved) continue;
+    // The output projection reads the fused attention's output, which attention keeps already.
+    if (path.fused && (kind.tag == "o_in" || kind.tag == "cross_o_in")) continue;
     // Under autocast a trained fp32 linear casts its input itself: linears reading one tensor
     // (q, k, v; gate, up) each keep their own bf16 copy, where fp32 shares one.
     const bool ownCopy = lowPrecision && method == TrainMethod::Full;
@@ -386,8 +435,9 @@ MemoryEstimate estimateMemory(const MemoryPlan& plan) {
     e.savedActivations += bytes;
   }
 
-  // Transients at the peak of backward. Attention: one chunk of recomputed probabilities, dS and
-  // its cast, plus dQ, dK and dV of one layer. MLP: the gradients of one block's MLP.
+  // Transients at the peak of backward. Attention (chunked path): one chunk of recomputed
+  // probabilities, dS and its cast, plus dQ, dK and dV of one layer. MLP: the gradients of one
+  // block's MLP.
   const std::int64_t attnHeads = c.numHeads, keyLength = shape.length;
   const std::int64_t rowsPerChunk =
       std::clamp<std::int64_t>(kAttentionChunkElements / std::max<std::int64_t>(shape.batch * attnHeads * keyLength, 1),
@@ -404,6 +454,20 @@ MemoryEstimate estimateMemory(const MemoryPlan& plan) {
   const std::int64_t hiddenActSized = decoderTokens * c.hiddenSize * act;
   e.attentionWorkspace =
       3 * chunkBytes + qkvGradients + (plan.gradientCheckpointing ? 2 : 1) * hiddenSized + 2 * hiddenActSized;
+  if (path.fused) {
+    // The fused kernel's backward (measured on the CPU) makes dQ, dK and dV in the compute dtype
+    // and, per thread, two blocks of scores [query rows, key rows] in float32 (and their
+    // low-precision copies): no [T, T] chunk. It reads dO in place, without a reshaped copy.
+    const std::int64_t kvKept = path.repeatKv ? c.numHeads : std::max<std::int64_t>(c.numKvHeads, 1);
+    const std::int64_t fusedGradients = decoderTokens * c.headDim * (c.numHeads + 2 * kvKept) * act;
+    const std::int64_t queryBlock =
+        std::min<std::int64_t>(shape.length, shape.length >= 768 ? 256 : shape.length >= 192 ? 64 : 32);
+    const std::int64_t keyBlock = std::min<std::int64_t>(shape.length, 512);
+    const std::int64_t threads = cuda ? 0 : at::get_num_threads(); // CUDA's blocks are on-chip
+    const std::int64_t blocks = threads * 2 * queryBlock * keyBlock * (kFloatBytes + (lowPrecision ? act : 0));
+    e.attentionWorkspace =
+        blocks + fusedGradients + (plan.gradientCheckpointing ? 2 : 1) * hiddenSized + hiddenActSized;
+  }
   // The MLP's backward: SwiGLU / gated makes dGate, dUp, σ(gate) and its derivative next to the
   // incoming gradient; a plain activation the gradient and the activation's derivative. Llama's
   // SiLU node (memory/GatedActivation.cpp) holds five at its peak, measured with
