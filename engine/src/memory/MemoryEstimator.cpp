@@ -476,8 +476,18 @@ MemoryEstimate estimateMemory(const MemoryPlan& plan) {
   const std::int64_t gatedTransients = c.family == ModelFamily::Llama ? 5 : 4;
   // train.recompute_mlp adds the recomputed gate, up and their product ([tokens, intermediate] each).
   // [tokens, hidden]: the block output's gradient, and under checkpointing the recomputed output.
+  // A LoRA down-projection makes its input's gradient as two products, through W and through B·A,
+  // which autograd then adds: three [tokens, intermediate] at once (measured), one more than a
+  // plain activation's backward holds (the gated node's five stay the larger).
+  bool loraDown = false;
+  for (const LinearModuleInfo& l : linears) {
+    loraDown = loraDown ||
+               (method == TrainMethod::Lora && adapted.count(l.name) > 0 && inputKind(c, l.name).tag == "down_in");
+  }
+  const std::int64_t plainTransients = loraDown ? 3 : 2;
   const std::int64_t mlpGradients =
-      decoderTokens * c.intermediateSize * act * ((gated ? gatedTransients : 2) + (recomputeMlp ? 3 : 0)) +
+      decoderTokens * c.intermediateSize * act *
+          ((gated ? gatedTransients : plainTransients) + (recomputeMlp ? 3 : 0)) +
       (plan.gradientCheckpointing ? 2 : 1) * hiddenSized;
   e.backwardWorkspace = mlpGradients;
   e.logitsAndLoss = lossWorkspace;
