@@ -385,16 +385,24 @@ MemoryEstimate estimateMemory(const MemoryPlan& plan) {
   // Loss: causal LMs and T5 keep the final hidden states and one float per counted token; the
   // logits exist one chunk at a time (plus dHidden when backward starts).
   std::int64_t lossWorkspace = 0;
+  // The final hidden states: Llama's RMSNorm returns them in the residual stream's dtype.
+  const std::int64_t lossHiddenBytes = c.family == ModelFamily::Llama ? residualBytes : kFloatBytes;
   if (!classifier) {
     const std::int64_t vocab = c.vocabSize;
-    const std::int64_t rows = std::min<std::int64_t>(decoderTokens, std::max<std::int64_t>(1, kLossChunkElements / vocab));
-    byKind["loss"] += decoderTokens * (c.hiddenSize * kFloatBytes + kFloatBytes + 2 * 8);
-    // Forward: a chunk of logits and logsumexp's shifted copy. Backward: dHidden, one chunk of
-    // probabilities, and for a trained head its gradient and one product of that size.
-    const std::int64_t chunkLogits = rows * vocab * kFloatBytes, chunkHidden = rows * c.hiddenSize * kFloatBytes;
-    const std::int64_t lossForward = 2 * chunkLogits + chunkHidden;
-    const std::int64_t lossBackward = decoderTokens * c.hiddenSize * kFloatBytes + chunkLogits + 2 * chunkHidden +
-                                      (method == TrainMethod::Full ? 2 * c.vocabSize * c.hiddenSize * kFloatBytes : 0);
+    // A causal LM's last position predicts nothing: B·(T − 1) rows are counted.
+    const std::int64_t counted = t5 ? decoderTokens : shape.batch * std::max<std::int64_t>(shape.length - 1, 1);
+    const std::int64_t rows = std::min<std::int64_t>(counted, std::max<std::int64_t>(1, kLossChunkElements / vocab));
+    byKind["loss"] += decoderTokens * (c.hiddenSize * lossHiddenBytes + kFloatBytes + 2 * 8);
+    // Forward: a chunk of float32 logits and logsumexp's shifted copy (the chunk's hidden rows are
+    // freed by then). Backward: dHidden, one chunk of float32 probabilities, the chunk's hidden
+    // rows and their gradient; under bf16/fp16 the probabilities' low-precision copy and the
+    // head's; for a trained head its float32 gradient and one product of that size.
+    const std::int64_t chunkLogits = rows * vocab * kFloatBytes, chunkHidden = rows * c.hiddenSize * act;
+    const std::int64_t lossForward = 2 * chunkLogits;
+    const std::int64_t lossBackward =
+        decoderTokens * c.hiddenSize * lossHiddenBytes + chunkLogits + 2 * chunkHidden +
+        (lowPrecision ? rows * vocab * act + c.vocabSize * c.hiddenSize * act : 0) +
+        (method == TrainMethod::Full ? c.vocabSize * c.hiddenSize * (kFloatBytes + act) : 0);
     lossWorkspace = std::max(lossForward, lossBackward);
   }
 
@@ -502,7 +510,7 @@ MemoryEstimate estimateMemory(const MemoryPlan& plan) {
   // Once the loss's backward has run, its per-token floats are freed but not the final hidden
   // states: the trainer (and the bench) hold the model's output until backward returns. The final
   // norm's input is freed too.
-  const std::int64_t lossHidden = lossSaved > 0 ? decoderTokens * c.hiddenSize * kFloatBytes : 0;
+  const std::int64_t lossHidden = lossSaved > 0 ? decoderTokens * c.hiddenSize * lossHiddenBytes : 0;
   const std::int64_t freedAfterLoss = lossSaved - lossHidden + finalNormSaved;
   const std::int64_t atMlp = all - freedAfterLoss - downInput + recomputed + mlpGradients;
   const std::int64_t atAttention = all - freedAfterLoss + recomputed - lastPost + e.attentionWorkspace;
