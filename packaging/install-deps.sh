@@ -64,6 +64,6 @@ python=${PYTHON:-python3}
 echo "install-deps: installing packaging/requirements.txt into $venv (torch with CUDA: about 4.5 GB)"
 start=$(date +%s)
 "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar off -q -r "$requirements"
-"$venv/bin/python" -c 'import torch; print(f"install-deps: torch {torch.__version__}, CUDA {torch.version.cuda}")'
+"$venv/bin/python" -W ignore -c 'import torch; print(f"install-deps: torch {torch.__version__}, CUDA {torch.version.cuda}")'
 echo "$want" >"$stamp"
 echo "install-deps: Python environment ready in $(( $(date +%s) - start )) s"
