@@ -49,7 +49,7 @@ case "$1" in
     gpu_total=$(printf '%s\n' "$gpu_tests" | grep -c . || true)
     gpu_skipped=$(printf '%s\n' "$gpu_tests" | while read -r t; do
       grep -E "Test +#[0-9]+: $t \.+.*Skipped" "$build_dir/ctest.log" || true; done | grep -c . || true)
-    echo "quickstart: CUDA tests: $gpu_total, of which $gpu_skipped skipped ($("$build_dir/bin/lorafa" info | grep -m1 -i -E '^(GPU|Device)' || true))"
+    echo "quickstart: CUDA tests: $gpu_total, of which $gpu_skipped skipped ($("$build_dir/bin/lorafa" info | grep -m1 -E '^(No GPU|GPU [0-9])' || true))"
     [ "$status" -eq 0 ] || exit "$status"
     # The Debian package as a user installs it (packaging/README.md); needs root or sudo.
     bash "$root/packaging/test-deb.sh" "$build_dir"
