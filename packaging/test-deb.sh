@@ -40,6 +40,7 @@ if echo "$libs" | grep -q "not found"; then
 fi
 for lib in liblorafa_engine.so libtorch_cpu.so libc10.so libcudart.so libcublas.so libcudnn.so libnccl.so; do
   where=$(echo "$libs" | grep -m1 -F "$lib" | awk '{print $3}' || true)
+  [ -z "$where" ] || where=$(realpath -m "$where") # ldd shows $ORIGIN paths as /usr/bin/../lib/...
   case "$lib:$where" in
     libcud*:|libcublas*:|libnccl*:) ;; # a CPU-only LibTorch has none of these
     *:/usr/lib/lorafa-studio/*) ;;
