@@ -31,6 +31,13 @@ configure() { # <build dir> <sanitizers> <gui>
     -DLORAFA_SANITIZE="$2" -DLORAFA_BUILD_GUI="$3" -DLORAFA_BUILD_TESTS=ON >/dev/null
 }
 
+# The sanitizers' dlopen interceptor hides who called dlopen, so a library that opens its parts by
+# name through its own RUNPATH ($ORIGIN) — cuDNN 9 opening libcudnn_graph.so.9 and the rest — finds
+# them through ld.so.cache instead: the CUDA toolkit's older copies, mixed with the wheel's
+# libcudnn.so.9. Put the wheels' folders first, as the RUNPATHs would.
+nvidia_libs=$(ls -d "$root"/.venv/lib/python3*/site-packages/nvidia/*/lib 2>/dev/null | paste -sd: || true)
+[ -z "$nvidia_libs" ] || export LD_LIBRARY_PATH="$nvidia_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
 symbolizer=$(command -v llvm-symbolizer || command -v llvm-symbolizer-14 || true)
 [ -n "$symbolizer" ] || { echo "sanitizers: llvm-symbolizer not found (apt-get install llvm)" >&2; exit 2; }
 
