@@ -3,18 +3,7 @@
 #include <c10/cuda/CUDAFunctions.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 
-#include <nccl.h>
-
 namespace lorafa {
-
-bool ncclCompiledIn() { return true; }
-
-std::string ncclVersionString() {
-  int code = 0;
-  if (ncclGetVersion(&code) != ncclSuccess || code <= 0) return "";
-  // NCCL >= 2.9 encodes major*10000 + minor*100 + patch.
-  return std::to_string(code / 10000) + "." + std::to_string(code % 10000 / 100) + "." + std::to_string(code % 100);
-}
 
 c10::intrusive_ptr<c10d::Backend> createNcclGroup(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
                                                   std::chrono::milliseconds timeout, int deviceIndex) {

@@ -5,7 +5,6 @@
 #include <c10/util/intrusive_ptr.h>
 
 #include <chrono>
-#include <string>
 
 namespace c10d {
 class Backend;
@@ -13,12 +12,6 @@ class Store;
 } // namespace c10d
 
 namespace lorafa {
-
-/// True when this build can run collectives on CUDA tensors through NCCL.
-bool ncclCompiledIn();
-
-/// NCCL's version as "major.minor.patch", or "" when NCCL is not compiled in.
-std::string ncclVersionString();
 
 /// Creates the NCCL group of `size` ranks on CUDA device `deviceIndex`, rendezvousing through
 /// `store` (every rank calls this at the same point). Throws std::runtime_error when NCCL is not

@@ -6,10 +6,6 @@
 
 namespace lorafa {
 
-bool ncclCompiledIn() { return false; }
-
-std::string ncclVersionString() { return ""; }
-
 c10::intrusive_ptr<c10d::Backend> createNcclGroup(const c10::intrusive_ptr<c10d::Store>&, int, int,
                                                   std::chrono::milliseconds, int) {
   throw std::runtime_error("this build's LibTorch has no CUDA, so no NCCL: data-parallel training on CUDA "
