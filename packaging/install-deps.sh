@@ -5,9 +5,19 @@
 #      packaging/requirements.txt from PyPI: above all `torch`, whose CUDA build of LibTorch 2.x
 #      (with its CMake files and NVIDIA's CUDA libraries as wheels) is what the project builds
 #      against (cmake/LorafaFindTorch.cmake finds it there).
-# Idempotent: packages already present are skipped; the environment is rebuilt only when
-# requirements.txt changed since it was made.
+#   3. with --tests: also the reference libraries the test suite compares the engine with
+#      (transformers, peft, trl, safetensors: tests/reference/requirements.txt), into the same
+#      environment. The studio and the engine never use them.
+# Idempotent: packages already present are skipped; the environment is updated only when a
+# requirements file it was made from changed since.
 set -euo pipefail
+
+with_tests=0
+case "${1:-}" in
+  "") ;;
+  --tests) with_tests=1 ;;
+  *) echo "usage: bash packaging/install-deps.sh [--tests]" >&2; exit 2 ;;
+esac
 
 packages=(
   build-essential cmake ninja-build pkg-config git clang-format ccache
@@ -53,8 +63,27 @@ venv=$root/.venv
 requirements=$root/packaging/requirements.txt
 stamp=$venv/.lorafa-requirements.sha256
 want=$(sha256sum "$requirements" | cut -d' ' -f1)
+test_requirements=$root/tests/reference/requirements.txt
+test_stamp=$venv/.lorafa-test-requirements.sha256
+test_want=$(cat "$requirements" "$test_requirements" | sha256sum | cut -d' ' -f1)
+install_tests() {
+  [ "$with_tests" -eq 1 ] || return 0
+  if [ "$(cat "$test_stamp" 2>/dev/null)" = "$test_want" ]; then
+    echo "install-deps: $venv is up to date with tests/reference/requirements.txt"
+    return 0
+  fi
+  echo "install-deps: installing tests/reference/requirements.txt into $venv (the reference libraries)"
+  local t0
+  t0=$(date +%s)
+  # The constraints keep torch and tokenizers at packaging/requirements.txt's pins.
+  "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar off -q \
+    -r "$test_requirements" -c "$requirements"
+  echo "$test_want" >"$test_stamp"
+  echo "install-deps: reference libraries ready in $(( $(date +%s) - t0 )) s"
+}
 if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
   echo "install-deps: $venv is up to date with packaging/requirements.txt"
+  install_tests
   exit 0
 fi
 python=${PYTHON:-python3}
@@ -67,3 +96,4 @@ start=$(date +%s)
 "$venv/bin/python" -W ignore -c 'import torch; print(f"install-deps: torch {torch.__version__}, CUDA {torch.version.cuda}")'
 echo "$want" >"$stamp"
 echo "install-deps: Python environment ready in $(( $(date +%s) - start )) s"
+install_tests

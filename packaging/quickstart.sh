@@ -16,8 +16,8 @@ usage() {
   exit 2
 }
 
-build() {
-  bash "$root/packaging/install-deps.sh"
+build() { # [--tests]: the reference libraries of tests/reference/ as well
+  bash "$root/packaging/install-deps.sh" "$@"
   local generator=()
   command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
   if [ ! -f "$build_dir/CMakeCache.txt" ]; then
@@ -39,7 +39,7 @@ case "$1" in
     exec "$build_dir/bin/lorafa-studio"
     ;;
   test)
-    build
+    build --tests
     bash "$root/packaging/fetch-test-assets.sh"
     status=0
     (cd "$build_dir" && ctest --output-on-failure --parallel "$jobs" --timeout 900) 2>&1 |

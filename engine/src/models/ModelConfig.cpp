@@ -176,6 +176,10 @@ ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string
     c.maxPositions = r.integer("max_position_embeddings", 2048);
     c.normEps = r.number("rms_norm_eps", 1e-6);
     c.ropeTheta = r.number("rope_theta", 10000.0);
+    // transformers 5 writes the base inside rope_parameters (and no top-level rope_theta).
+    if (r.has("rope_parameters") && r.json().at("rope_parameters").is_object()) {
+      c.ropeTheta = ConfigReader(r.json().at("rope_parameters"), "").number("rope_theta", c.ropeTheta);
+    }
     c.ropeScaling = parseRopeScaling(r);
     c.tieWordEmbeddings = r.boolean("tie_word_embeddings", false);
     c.attentionBias = r.boolean("attention_bias", false);
@@ -253,6 +257,7 @@ ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string
     }
     c.hiddenAct = c.feedForwardAct;
     c.tieWordEmbeddings = r.boolean("tie_word_embeddings", true);
+    c.scaleDecoderOutputs = r.boolean("scale_decoder_outputs", c.tieWordEmbeddings);
     c.decoderStartTokenId = r.integer("decoder_start_token_id", 0);
     if (!c.padTokenId) c.padTokenId = 0;
     if (!c.eosTokenIds) c.eosTokenIds = std::vector<std::int64_t>{1};
@@ -350,6 +355,8 @@ std::string ModelConfig::toJson() const {
     j["layer_norm_epsilon"] = normEps;
     j["feed_forward_proj"] = gatedFeedForward ? "gated-gelu" : "relu";
     j["tie_word_embeddings"] = tieWordEmbeddings;
+    // Written only where transformers 4's reading of tie_word_embeddings would get it wrong.
+    if (scaleDecoderOutputs != tieWordEmbeddings) j["scale_decoder_outputs"] = scaleDecoderOutputs;
     j["decoder_start_token_id"] = decoderStartTokenId;
     break;
   }

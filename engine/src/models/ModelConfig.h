@@ -57,6 +57,10 @@ struct ModelConfig {
   bool gatedFeedForward = false; ///< "gated-gelu" (v1.1) vs "relu" (v1.0)
   std::string feedForwardAct = "relu";
   std::int64_t decoderStartTokenId = 0;
+  /// T5: the decoder output is multiplied by d_model^-0.5 before the head (Mesh TensorFlow's
+  /// tied-head rescaling). transformers 4 derived it from tie_word_embeddings; transformers 5
+  /// always ties the head and writes "scale_decoder_outputs" (false for T5 v1.1 / Flan-T5).
+  bool scaleDecoderOutputs = true;
 
   std::optional<std::int64_t> bosTokenId;
   std::optional<std::vector<std::int64_t>> eosTokenIds;

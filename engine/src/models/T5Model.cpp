@@ -310,16 +310,18 @@ at::Tensor T5Model::forward(const ModelInputs& inputs) {
                                                      false, dtype, hidden.device());
   at::Tensor out = m_decoder->forward(hidden, selfMask, past, encoderHidden, crossMask, cache);
   if (inputs.returnHidden) return out; // the loss applies outputHead() (and its scale) chunk by chunk
+  if (config().scaleDecoderOutputs) out = out * outputScale(); // as Mesh TensorFlow did
   if (m_lmHead) return m_lmHead->forward(out);
-  out = out *
-        std::pow(static_cast<double>(config().hiddenSize), -0.5); // tied head: rescale as Mesh TensorFlow did
   return at::matmul(out, m_shared->weight.t());
 }
 
+double T5Model::outputScale() const {
+  return config().scaleDecoderOutputs ? std::pow(static_cast<double>(config().hiddenSize), -0.5) : 1.0;
+}
+
 std::optional<OutputHead> T5Model::outputHead() const {
-  // Tied: the decoder output is rescaled by d_model^-0.5 first, as Mesh TensorFlow did.
-  return plainOutputHead(m_lmHead, m_shared->weight,
-                         m_lmHead ? 1.0 : std::pow(static_cast<double>(config().hiddenSize), -0.5));
+  // scale_decoder_outputs (tied heads of T5 v1.0): the decoder output is rescaled by d_model^-0.5 first.
+  return plainOutputHead(m_lmHead, m_shared->weight, outputScale());
 }
 
 void T5Model::setGradientCheckpointing(bool enabled) {

@@ -31,6 +31,8 @@ public:
   class Stack;
 
 private:
+  /// d_model^-0.5 with scale_decoder_outputs, else 1.
+  double outputScale() const;
   std::shared_ptr<EmbeddingTable> m_shared;
   std::shared_ptr<Stack> m_encoder, m_decoder;
   std::shared_ptr<LinearLayer> m_lmHead; // null when tied to `shared`

@@ -51,6 +51,46 @@ TEST(ModelConfig, ReadsRopeScalingHeadDimAndEosLists) {
   EXPECT_EQ(*c.eosTokenIds, (std::vector<std::int64_t>{7, 9}));
 }
 
+
+// transformers 5 writes no top-level rope_theta: the base is inside rope_parameters (found by
+// tests/reference/test_models.py, where a Llama 3 config read as theta 10000 gave other logits).
+TEST(ModelConfig, ReadsTheRopeBaseFromTransformers5RopeParameters) {
+  const ModelConfig c = ModelConfig::fromJson(
+      R"({"model_type": "llama", "vocab_size": 100, "hidden_size": 64, "intermediate_size": 128,
+          "num_hidden_layers": 2, "num_attention_heads": 4,
+          "rope_parameters": {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0,
+                              "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                              "original_max_position_embeddings": 8192}})",
+      "config.json");
+  EXPECT_EQ(c.ropeTheta, 500000.0);
+  EXPECT_EQ(c.ropeScaling.type, "llama3");
+  const ModelConfig plain = ModelConfig::fromJson(
+      R"({"model_type": "qwen2", "vocab_size": 100, "hidden_size": 64, "intermediate_size": 128,
+          "num_hidden_layers": 2, "num_attention_heads": 4,
+          "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0}})",
+      "config.json");
+  EXPECT_EQ(plain.ropeTheta, 1000000.0);
+  EXPECT_EQ(plain.ropeScaling.type, "default");
+}
+
+// transformers 5 always ties T5's head and says with scale_decoder_outputs whether the decoder
+// output is rescaled (false for v1.1); transformers 4 configs imply it by tie_word_embeddings.
+TEST(ModelConfig, T5OutputScalingFollowsScaleDecoderOutputsElseTheTie) {
+  const char* base = R"({"model_type": "t5", "vocab_size": 100, "d_model": 64, "d_kv": 16, "d_ff": 96,
+                         "num_layers": 2, "num_heads": 4, "feed_forward_proj": "gated-gelu")";
+  const ModelConfig v5 = ModelConfig::fromJson(std::string(base) +
+                                                   R"(, "tie_word_embeddings": true, "scale_decoder_outputs": false})",
+                                               "config.json");
+  EXPECT_TRUE(v5.tieWordEmbeddings);
+  EXPECT_FALSE(v5.scaleDecoderOutputs);
+  EXPECT_NE(v5.toJson().find("\"scale_decoder_outputs\": false"), std::string::npos) << v5.toJson();
+  const ModelConfig v4Untied = ModelConfig::fromJson(std::string(base) + R"(, "tie_word_embeddings": false})", "c");
+  EXPECT_FALSE(v4Untied.scaleDecoderOutputs);
+  const ModelConfig v4Tied = ModelConfig::fromJson(std::string(base) + "}", "c");
+  EXPECT_TRUE(v4Tied.tieWordEmbeddings);
+  EXPECT_TRUE(v4Tied.scaleDecoderOutputs);
+  EXPECT_EQ(v4Tied.toJson().find("scale_decoder_outputs"), std::string::npos);
+}
 TEST(ModelConfig, Qwen2HasQkvBiasesOnly) {
   const ModelConfig c = ModelConfig::fromJson(
       R"({"model_type": "qwen2", "vocab_size": 100, "hidden_size": 64, "intermediate_size": 128,

@@ -1,0 +1,140 @@
+"""Tiny checkpoints of every model family the engine supports, made by transformers' own config
+and model classes (random weights, save_pretrained): the reference tests load them into both
+transformers and our engine.
+
+A case is a name, a config factory and the transformers class that builds the model. Variants
+(checkpoint dtype, sharding) are applied when saving.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import transformers as tf
+
+VOCAB = 96
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    kind: str  # "causal", "classifier" or "seq2seq"
+    make_config: Callable[[], tf.PretrainedConfig]
+    model_class: type
+    pad_id: int = 0
+
+    def config(self, vocab: int = VOCAB, num_labels: int | None = None) -> tf.PretrainedConfig:
+        config = self.make_config()
+        config.vocab_size = vocab
+        if num_labels is not None:
+            config.num_labels = num_labels
+        return config
+
+    def build(self, seed: int = 0, vocab: int = VOCAB, num_labels: int | None = None) -> torch.nn.Module:
+        torch.manual_seed(seed)
+        model = self.model_class(self.config(vocab, num_labels))
+        model.eval()
+        return model
+
+
+def _llama_like(config_class, **extra):
+    def make():
+        values = dict(vocab_size=VOCAB, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+                      initializer_range=0.2, bos_token_id=1, eos_token_id=2, pad_token_id=0)
+        values.update(extra)
+        return config_class(**values)
+    return make
+
+
+CASES: dict[str, Case] = {c.name: c for c in [
+    # Llama 2 layout: untied head, default RoPE, grouped-query attention.
+    Case("llama", "causal", _llama_like(tf.LlamaConfig), tf.LlamaForCausalLM),
+    # Llama 3.2 layout: tied embeddings, llama3 RoPE scaling, theta 500000.
+    Case("llama_tied_llama3rope", "causal",
+         _llama_like(tf.LlamaConfig, tie_word_embeddings=True,
+                     rope_parameters={"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0,
+                                      "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                      "original_max_position_embeddings": 16}),
+         tf.LlamaForCausalLM),
+    # Linear position interpolation (e.g. long-context Llama 2 fine-tunes).
+    Case("llama_linear_rope", "causal",
+         _llama_like(tf.LlamaConfig, rope_parameters={"rope_type": "linear", "rope_theta": 10000.0, "factor": 2.0}),
+         tf.LlamaForCausalLM),
+    # Dynamic NTK scaling: the base grows once a sequence is longer than max_position_embeddings
+    # (8 here, so the 12-token inputs use it).
+    Case("llama_dynamic_rope", "causal",
+         _llama_like(tf.LlamaConfig, max_position_embeddings=8,
+                     rope_parameters={"rope_type": "dynamic", "rope_theta": 10000.0, "factor": 2.0}),
+         tf.LlamaForCausalLM),
+    # Qwen2 / Qwen2.5: q, k, v biases, tied head as the small Qwen2.5 models.
+    Case("qwen2", "causal",
+         _llama_like(tf.Qwen2Config, tie_word_embeddings=True,
+                     rope_parameters={"rope_type": "default", "rope_theta": 1000000.0}),
+         tf.Qwen2ForCausalLM),
+    Case("mistral", "causal", _llama_like(tf.MistralConfig, sliding_window=None), tf.MistralForCausalLM),
+    Case("gpt2", "causal",
+         lambda: tf.GPT2Config(vocab_size=VOCAB, n_embd=64, n_layer=2, n_head=4, n_positions=64,
+                               initializer_range=0.2, bos_token_id=1, eos_token_id=2),
+         tf.GPT2LMHeadModel),
+    Case("bert_cls", "classifier",
+         lambda: tf.BertConfig(vocab_size=VOCAB, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                               intermediate_size=96, max_position_embeddings=64, num_labels=3,
+                               initializer_range=0.2, pad_token_id=0),
+         tf.BertForSequenceClassification),
+    Case("roberta_cls", "classifier",
+         lambda: tf.RobertaConfig(vocab_size=VOCAB, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                  intermediate_size=96, max_position_embeddings=66, num_labels=2,
+                                  initializer_range=0.2, pad_token_id=1, bos_token_id=0, eos_token_id=2),
+         tf.RobertaForSequenceClassification, pad_id=1),
+    # T5 v1.0: ReLU feed-forward, tied embeddings (the head scaled by d_model^-0.5).
+    Case("t5_v1_0", "seq2seq",
+         lambda: tf.T5Config(vocab_size=VOCAB, d_model=64, d_kv=16, d_ff=96, num_layers=2, num_heads=4,
+                             relative_attention_num_buckets=8, relative_attention_max_distance=20,
+                             feed_forward_proj="relu", tie_word_embeddings=True, initializer_factor=1.0,
+                             decoder_start_token_id=0, pad_token_id=0, eos_token_id=1),
+         tf.T5ForConditionalGeneration),
+    # T5 v1.1 / Flan-T5: gated GELU, no output rescaling (transformers 5 writes it tied, with
+    # scale_decoder_outputs false). More encoder than decoder layers (the other way round,
+    # transformers 5.25's own generate fails with the KV cache: IndexError in cache_utils).
+    Case("t5_v1_1", "seq2seq",
+         lambda: tf.T5Config(vocab_size=VOCAB, d_model=64, d_kv=16, d_ff=96, num_layers=3, num_decoder_layers=2,
+                             num_heads=4, relative_attention_num_buckets=8, relative_attention_max_distance=20,
+                             feed_forward_proj="gated-gelu", tie_word_embeddings=False, initializer_factor=1.0,
+                             decoder_start_token_id=0, pad_token_id=0, eos_token_id=1),
+         tf.T5ForConditionalGeneration),
+]}
+
+
+def save(model: torch.nn.Module, directory: Path, *, dtype: torch.dtype = torch.float32,
+         sharded: bool = False) -> Path:
+    """save_pretrained in `dtype`; sharded: shards of at most 40 kB (several files and an index)."""
+    model = model.to(dtype)
+    kwargs = {"max_shard_size": "40KB"} if sharded else {}
+    model.save_pretrained(str(directory), **kwargs)
+    model.to(torch.float32)
+    return directory
+
+
+def load(directory: Path, case: Case) -> torch.nn.Module:
+    """transformers' own loading of a saved case, computing in float32 (eager attention)."""
+    model = case.model_class.from_pretrained(str(directory), dtype=torch.float32, attn_implementation="eager")
+    model.eval()
+    return model
+
+
+def inputs_for(case: Case, seed: int = 1) -> dict[str, torch.Tensor]:
+    """Two rows, the second right-padded, ids clear of the special tokens."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(3, VOCAB, (2, 12), generator=g)
+    mask = torch.ones_like(ids)
+    mask[1, 9:] = 0
+    ids[1, 9:] = case.pad_id
+    out = {"input_ids": ids, "attention_mask": mask}
+    if case.kind == "seq2seq":
+        decoder = torch.randint(3, VOCAB, (2, 7), generator=g)
+        decoder[:, 0] = 0  # decoder_start_token_id
+        out["decoder_input_ids"] = decoder
+    return out
