@@ -79,6 +79,8 @@ CASES: dict[str, Case] = {c.name: c for c in [
          lambda: tf.GPT2Config(vocab_size=VOCAB, n_embd=64, n_layer=2, n_head=4, n_positions=64,
                                initializer_range=0.2, bos_token_id=1, eos_token_id=2),
          tf.GPT2LMHeadModel),
+    # A decoder-only LM as a sequence classifier (the last real token's state through a `score` head).
+    Case("llama_cls", "classifier", _llama_like(tf.LlamaConfig, num_labels=3), tf.LlamaForSequenceClassification),
     Case("bert_cls", "classifier",
          lambda: tf.BertConfig(vocab_size=VOCAB, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                                intermediate_size=96, max_position_embeddings=64, num_labels=3,

@@ -114,9 +114,13 @@ def assert_close(ours: torch.Tensor, theirs: torch.Tensor, *, what: str, check: 
     else:
         bound = atol + rtol * theirs.abs()
         ok = bool((diff <= bound).all())
-        measured = float(diff.max())
         rule = f"|diff| <= {atol:g} + {rtol:g}·|reference|"
-        record(check, case, measured, atol if rtol == 0 else rtol, "absolute" if rtol == 0 else "absolute (rtol)")
+        if atol == 0:
+            measured = float((diff / theirs.abs().clamp_min(1e-30)).max())
+            record(check, case, measured, rtol, "relative")
+        else:
+            measured = float(diff.max())
+            record(check, case, measured, atol, "absolute")
     if not ok:
         bad = int((diff > (atol + rtol * theirs.abs())).sum()) if rel_to_scale is None else None
         lines = [f"{what}: outside the tolerance ({rule})",

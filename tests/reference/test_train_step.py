@@ -129,11 +129,12 @@ class TrainStep(TempDirTestCase):
             worst = max(float((our_grads[n] - grads[n]).abs().max()) for n in grads) / scale
             for n in grads:
                 assert_close(our_grads[n], grads[n], what=f"{label}: gradient of {n} (scale {scale:.3g})",
-                             check="training step: gradients", case=f"{label}", atol=GRAD_TOLERANCE * scale)
+                             check="training step: gradients", case=f"{label}: {n}",
+                             atol=GRAD_TOLERANCE * scale)
             self.assertLessEqual(worst, GRAD_TOLERANCE)
         for n in weights:
             assert_close(our_weights[n], weights[n], what=f"{label}: {n} after {STEPS} steps",
-                         check="training step: weights after 3 steps", case=label, atol=WEIGHT_ATOL)
+                         check="training step: weights after 3 steps", case=f"{label}: {n}", atol=WEIGHT_ATOL)
 
     def lora_case(self, method: str, rslora: bool, weight_decay: float) -> None:
         init_dir = self.tmp / f"init-{rslora}"
