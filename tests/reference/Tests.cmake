@@ -15,6 +15,12 @@ set(_lorafa_reference_env
   "HF_HUB_OFFLINE=1"
   "TRANSFORMERS_NO_ADVISORY_WARNINGS=1"
   "TOKENIZERS_PARALLELISM=false")
+if(NOT EXISTS "${LORAFA_PYTHON}")
+  # A LibTorch chosen with -DLORAFA_LIBTORCH and no project .venv: nothing to run them with.
+  message(STATUS "Reference tests not registered: ${LORAFA_PYTHON} not found "
+                 "(bash packaging/install-deps.sh --tests makes it)")
+  return()
+endif()
 foreach(module models files train_step tokenizers templates)
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/reference/test_${module}.py)
     add_test(NAME reference.${module}
