@@ -140,3 +140,15 @@ def inputs_for(case: Case, seed: int = 1) -> dict[str, torch.Tensor]:
         decoder[:, 0] = 0  # decoder_start_token_id
         out["decoder_input_ids"] = decoder
     return out
+
+
+def hf_logits(model: torch.nn.Module, inputs: dict) -> torch.Tensor:
+    """transformers' logits for `inputs` (eval mode, no gradients)."""
+    model.eval()
+    with torch.no_grad():
+        return model(**inputs).logits
+
+
+def comparable(case: Case, inputs: dict, logits: torch.Tensor) -> torch.Tensor:
+    """Causal LMs: the logits of real tokens only (padding positions hold no meaningful values)."""
+    return logits[inputs["attention_mask"].bool()] if case.kind == "causal" else logits

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import unittest
 from pathlib import Path
@@ -29,7 +30,7 @@ try:
     import torch
     import transformers  # noqa: F401
 except ImportError as error:
-    raise SystemExit(f"reference tests: {error.name} is not installed in {os.sys.executable}; run "
+    raise SystemExit(f"reference tests: {error.name} is not installed in {sys.executable}; run "
                      f"`bash packaging/install-deps.sh --tests` (pins: tests/reference/requirements.txt)")
 
 torch.manual_seed(0)
@@ -66,6 +67,14 @@ def probe(*args) -> str:
 
 def lorafa(*args) -> str:
     return run([CLI, *args], f"lorafa {args[0]}")
+
+
+def our_logits(tmp: Path, model_dir: Path, inputs: dict, *extra) -> torch.Tensor:
+    """The engine's logits for `inputs` (lorafa-reference-probe logits; extra: --adapter DIR ...)."""
+    from safetensors.torch import save_file
+    save_file({k: v.contiguous() for k, v in inputs.items()}, str(tmp / "inputs.safetensors"))
+    probe("logits", model_dir, tmp / "inputs.safetensors", tmp / "logits.safetensors", *extra)
+    return load_safetensors(tmp / "logits.safetensors")["logits"]
 
 
 def train_run(folder: Path, config: dict, steps: int) -> tuple[Path, int]:

@@ -18,32 +18,13 @@ from pathlib import Path
 
 import peft
 import torch
-import transformers as tf
 from safetensors import safe_open
-from safetensors.torch import save_file
 
 import families
-from reference import (DEMO_DATA, DEMO_MODEL, SOURCE, TempDirTestCase, assert_close, load_safetensors, lorafa,
-                       probe, train_run)
+from reference import DEMO_DATA, DEMO_MODEL, SOURCE, TempDirTestCase, assert_close, lorafa, our_logits, train_run
 
 LOGIT_TOLERANCE = 1e-4
 DEMO_VOCAB = 4096  # the demo tokenizer's vocabulary: runs tokenize with it
-
-
-def our_logits(tmp: Path, model_dir: Path, inputs: dict, *extra) -> torch.Tensor:
-    save_file({k: v.contiguous() for k, v in inputs.items()}, str(tmp / "inputs.safetensors"))
-    probe("logits", model_dir, tmp / "inputs.safetensors", tmp / "logits.safetensors", *extra)
-    return load_safetensors(tmp / "logits.safetensors")["logits"]
-
-
-def hf_logits(model: torch.nn.Module, inputs: dict) -> torch.Tensor:
-    model.eval()
-    with torch.no_grad():
-        return model(**inputs).logits
-
-
-def comparable(case: families.Case, inputs: dict, logits: torch.Tensor) -> torch.Tensor:
-    return logits[inputs["attention_mask"].bool()] if case.kind == "causal" else logits
 
 
 def check_every_safetensors_file(test: unittest.TestCase, *folders: Path, exported: bool) -> int:
@@ -108,17 +89,17 @@ class OurExportsLoadInHuggingFace(TempDirTestCase):
                 with_adapter = peft.PeftModel.from_pretrained(base, str(adapter_dir))
                 self.assertTrue(any(p.abs().sum() > 0 for n, p in with_adapter.named_parameters() if "lora_B" in n),
                                 f"{label}: the exported adapter's B is still zero; the test would prove nothing")
-                theirs = hf_logits(with_adapter, inputs)
-                assert_close(comparable(case, inputs, ours), comparable(case, inputs, theirs),
+                theirs = families.hf_logits(with_adapter, inputs)
+                assert_close(families.comparable(case, inputs, ours), families.comparable(case, inputs, theirs),
                              what=f"{label}: our adapter in PEFT", check="our PEFT adapter in peft", case=label,
                              rel_to_scale=LOGIT_TOLERANCE)
                 merged = families.load(merged_dir, case)
-                assert_close(comparable(case, inputs, ours), comparable(case, inputs, hf_logits(merged, inputs)),
+                assert_close(families.comparable(case, inputs, ours), families.comparable(case, inputs, families.hf_logits(merged, inputs)),
                              what=f"{label}: our merged checkpoint in transformers",
                              check="our merged checkpoint in transformers", case=label,
                              rel_to_scale=LOGIT_TOLERANCE)
-                base_logits = hf_logits(families.load(base_dir, case), inputs)
-                self.assertFalse(torch.allclose(comparable(case, inputs, base_logits), comparable(case, inputs, theirs),
+                base_logits = families.hf_logits(families.load(base_dir, case), inputs)
+                self.assertFalse(torch.allclose(families.comparable(case, inputs, base_logits), families.comparable(case, inputs, theirs),
                                                 rtol=0, atol=1e-6),
                                  f"{label}: the adapter does not change the logits; the test would prove nothing")
                 files += check_every_safetensors_file(self, work / "run", exported=False)  # checkpoints
@@ -159,15 +140,15 @@ class PeftAdaptersLoadInOurEngine(TempDirTestCase):
                 adapter_dir = work / "adapter"
                 with_adapter.save_pretrained(str(adapter_dir))
                 inputs = families.inputs_for(case)
-                theirs = hf_logits(with_adapter, inputs)
+                theirs = families.hf_logits(with_adapter, inputs)
                 ours = our_logits(work, base_dir, inputs, "--adapter", adapter_dir)
-                assert_close(comparable(case, inputs, ours), comparable(case, inputs, theirs),
+                assert_close(families.comparable(case, inputs, ours), families.comparable(case, inputs, theirs),
                              what=f"{label}: PEFT's adapter applied by us", check="PEFT adapter applied by us",
                              case=label, rel_to_scale=LOGIT_TOLERANCE)
                 merged_dir = work / "merged"
                 lorafa("export", "--peft-adapter", adapter_dir, "--base", base_dir, "--merged", merged_dir)
                 merged = our_logits(work, merged_dir, inputs)
-                assert_close(comparable(case, inputs, merged), comparable(case, inputs, theirs),
+                assert_close(families.comparable(case, inputs, merged), families.comparable(case, inputs, theirs),
                              what=f"{label}: PEFT's adapter merged by lorafa export", check="PEFT adapter merged by us",
                              case=label, rel_to_scale=LOGIT_TOLERANCE)
                 check_every_safetensors_file(self, merged_dir, exported=True)

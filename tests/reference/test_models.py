@@ -8,26 +8,13 @@ import json
 import unittest
 
 import torch
-from safetensors.torch import save_file
 
 import families
-from reference import TempDirTestCase, assert_close, assert_same_tokens, probe, load_safetensors
+from reference import TempDirTestCase, assert_close, assert_same_tokens, our_logits, probe
 
 LOGIT_TOLERANCE = 1e-4  # max|ours - transformers| / max|transformers|, float32
 PROMPT_LENGTH = 6
 NEW_TOKENS = 12
-
-
-def reference_logits(model: torch.nn.Module, case: families.Case, inputs: dict) -> torch.Tensor:
-    with torch.no_grad():
-        return model(**inputs).logits
-
-
-def valid_positions(case: families.Case, inputs: dict, logits: torch.Tensor) -> torch.Tensor:
-    """Causal LMs: the logits of real tokens only (padding positions hold no meaningful values)."""
-    if case.kind == "causal":
-        return logits[inputs["attention_mask"].bool()]
-    return logits
 
 
 class ModelLogits(TempDirTestCase):
@@ -38,11 +25,9 @@ class ModelLogits(TempDirTestCase):
             self.assertTrue((folder / "model.safetensors.index.json").exists(), f"{variant}: not sharded")
         reference = families.load(folder, case)
         inputs = families.inputs_for(case)
-        theirs = reference_logits(reference, case, inputs)
-        save_file({k: v.contiguous() for k, v in inputs.items()}, str(self.tmp / "inputs.safetensors"))
-        probe("logits", folder, self.tmp / "inputs.safetensors", self.tmp / "logits.safetensors")
-        ours = load_safetensors(self.tmp / "logits.safetensors")["logits"]
-        assert_close(valid_positions(case, inputs, ours), valid_positions(case, inputs, theirs),
+        theirs = families.hf_logits(reference, inputs)
+        ours = our_logits(self.tmp, folder, inputs)
+        assert_close(families.comparable(case, inputs, ours), families.comparable(case, inputs, theirs),
                      what=f"{variant}: logits", check="logits", case=variant, rel_to_scale=LOGIT_TOLERANCE)
 
     def test_every_family_fp32_unsharded(self):
