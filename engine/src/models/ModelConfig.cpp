@@ -50,6 +50,7 @@ public:
     return has(key) ? std::optional<std::int64_t>(integerValue(key, m_json.at(key))) : std::nullopt;
   }
   const Json& json() const { return m_json; }
+  const std::string& source() const { return m_source; }
   [[noreturn]] void fail(const std::string& problem) const { throw FormatError(m_source, problem); }
 
 private:
@@ -74,7 +75,7 @@ RopeScaling parseRopeScaling(const ConfigReader& r) {
   if (key == nullptr) return scaling;
   const Json& j = r.json().at(key);
   if (!j.is_object()) r.fail(std::string("key \"") + key + "\" must be an object, found " + j.type_name());
-  ConfigReader s(j, "");
+  ConfigReader s(j, r.source()); // errors name the config file
   scaling.type = s.string("rope_type", s.string("type", "default"));
   scaling.factor = s.number("factor", 1.0);
   scaling.lowFreqFactor = s.number("low_freq_factor", 1.0);
@@ -178,7 +179,7 @@ ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string
     c.ropeTheta = r.number("rope_theta", 10000.0);
     // transformers 5 writes the base inside rope_parameters (and no top-level rope_theta).
     if (r.has("rope_parameters") && r.json().at("rope_parameters").is_object()) {
-      c.ropeTheta = ConfigReader(r.json().at("rope_parameters"), "").number("rope_theta", c.ropeTheta);
+      c.ropeTheta = ConfigReader(r.json().at("rope_parameters"), r.source()).number("rope_theta", c.ropeTheta);
     }
     c.ropeScaling = parseRopeScaling(r);
     c.tieWordEmbeddings = r.boolean("tie_word_embeddings", false);

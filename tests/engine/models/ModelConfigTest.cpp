@@ -71,6 +71,11 @@ TEST(ModelConfig, ReadsTheRopeBaseFromTransformers5RopeParameters) {
       "config.json");
   EXPECT_EQ(plain.ropeTheta, 1000000.0);
   EXPECT_EQ(plain.ropeScaling.type, "default");
+  const std::string bad = errorOf(
+      R"({"model_type": "llama", "vocab_size": 100, "hidden_size": 64, "intermediate_size": 128,
+          "num_hidden_layers": 2, "num_attention_heads": 4, "rope_parameters": {"rope_theta": "big"}})");
+  EXPECT_NE(bad.find("/models/x/config.json"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("rope_theta"), std::string::npos) << bad;
 }
 
 // transformers 5 always ties T5's head and says with scale_decoder_outputs whether the decoder
