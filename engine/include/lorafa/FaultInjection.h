@@ -13,7 +13,7 @@ namespace lorafa {
 /// relaxed atomic load.
 ///
 /// Points: checkpoint.after-weights, checkpoint.before-checksums, checkpoint.before-swap,
-/// checkpoint.committed, export.before-commit, export.after-swap, store.before-commit,
+/// checkpoint.committed, checkpoint.pruning, export.before-commit, export.after-swap, store.before-commit,
 /// atomic-file.before-rename.
 
 /// Kills the process with SIGKILL the `hit`-th time (1-based) faultPoint(point) is reached.

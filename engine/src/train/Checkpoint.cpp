@@ -292,7 +292,14 @@ void pruneCheckpoints(const std::string& checkpointsDir, std::int64_t keepLast) 
   }
   std::sort(folders.begin(), folders.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   for (std::size_t i = static_cast<std::size_t>(std::max<std::int64_t>(keepLast, 1)); i < folders.size(); ++i) {
-    fs::remove_all(folders[i].second, ec);
+    // Renamed out of the step-* names first (one atomic rename), then deleted: a kill in the
+    // middle of the deletion leaves a `.pruned-*` folder, never a step folder that has lost some
+    // of its files (it would look like a damaged checkpoint).
+    const fs::path doomed = folders[i].second.parent_path() / (".pruned-" + folders[i].second.filename().string());
+    fs::remove_all(doomed, ec);
+    fs::rename(folders[i].second, doomed, ec);
+    if (!ec) faultPoint("checkpoint.pruning");
+    fs::remove_all(ec ? folders[i].second : doomed, ec);
   }
   cleanUpInterruptedWrites(checkpointsDir);
 }
@@ -302,9 +309,13 @@ void cleanUpInterruptedWrites(const std::string& checkpointsDir) {
   removeStalePartials(dir);
   std::error_code ec;
   std::vector<fs::path> olds;
+  std::vector<fs::path> pruned;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.path().filename().string().rfind(".old-step-", 0) == 0) olds.push_back(entry.path());
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(".old-step-", 0) == 0) olds.push_back(entry.path());
+    if (name.rfind(".pruned-", 0) == 0) pruned.push_back(entry.path());
   }
+  for (const fs::path& p : pruned) fs::remove_all(p, ec);
   for (const fs::path& old : olds) {
     const fs::path step = dir / old.filename().string().substr(5);
     if (!fs::exists(step, ec)) fs::rename(old, step, ec);

@@ -66,7 +66,8 @@ void pruneCheckpoints(const std::string& checkpointsDir, std::int64_t keepLast);
 
 /// Leftovers of a checkpoint write a crash interrupted: `.partial-*` folders of processes that no
 /// longer run are removed; a `.old-step-*` folder (the previous copy moved aside on a file system
-/// that cannot exchange two folders) is renamed back when its `step-*` is missing, else removed.
+/// that cannot exchange two folders) is renamed back when its `step-*` is missing, else removed;
+/// `.pruned-*` folders (checkpoints whose pruning a crash interrupted) are removed.
 void cleanUpInterruptedWrites(const std::string& checkpointsDir);
 
 } // namespace lorafa
