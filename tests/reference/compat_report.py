@@ -24,7 +24,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-LIBRARIES = ["torch", "transformers", "peft", "tokenizers", "safetensors", "trl"]
+LIBRARIES = ["torch", "transformers", "peft", "tokenizers", "safetensors", "trl", "mistral-common"]
 
 
 def main() -> int:

@@ -11,11 +11,22 @@ never installed).
 
 The trained spans of the reference are found in its text: for each assistant message, its content
 as the template writes it, through the end-of-turn marker that follows (<|im_end|>, <|eot_id|>,
-the EOS token), searched from the end of the previous one."""
+the EOS token), searched from the end of the previous one.
+
+Formats no Jinja template on this machine defines have their own references:
+- Mistral V1, V3 and Tekken: Mistral's `mistral-common` library (its instruct tokenizers, with the
+  tokenizer models its wheel ships), in fine-tuning mode; its tokens, written out one by one
+  (special tokens by name), are the text.
+- Alpaca: the Stanford Alpaca prompts as Meta's `llama-cookbook` wheel carries them (PROMPT_DICT
+  of llama_cookbook/datasets/alpaca_dataset.py, read from the wheel packaging/fetch-test-assets.sh
+  downloads, never installed): prompt + output + EOS, the loss on output + EOS.
+- Plain (our own format: each prompt message and a newline, then the response and EOS) has no
+  outside definition; tests/engine/data covers it."""
 from __future__ import annotations
 
 import ast
 import json
+import re
 import sys
 import unittest
 import zipfile
@@ -105,9 +116,9 @@ def reference_spans(text: str, messages: list[dict], marker: str, kind: str) -> 
         if m["role"] != "assistant":
             continue
         content = m["content"].strip() if kind == "llama3" else m["content"]
-        # Mistral's template writes an assistant message as ' ' + content + eos_token: the space is
-        # part of it (and of its first token, "▁Paris").
-        if kind.startswith("mistral"):
+        # Mistral's V1 and V3 write an assistant message as ' ' + content + eos_token: the space is
+        # part of it (and of its first token, "▁Paris"); Tekken writes none.
+        if kind in ("mistral-v1", "mistral-v3"):
             content = " " + content
         begin = text.find(content, cursor)
         end = text.find(marker, begin + len(content))
@@ -166,6 +177,123 @@ class ChatTemplatesAgree(TempDirTestCase):
                         self.assertEqual(ours["spans"], expected, f"{what}: trained spans (byte offsets)")
         if missing:
             print("not present, run packaging/fetch-test-assets.sh: " + "; ".join(missing), file=sys.stderr)
+
+
+def pieces_to_text(pieces: str) -> str:
+    """SentencePiece pieces, joined ("▁" for a space, "<0x0A>" for a byte), as plain text."""
+    out, raw = [], bytearray()
+    for part in re.split(r"(<0x[0-9A-F]{2}>)", pieces):
+        if re.fullmatch(r"<0x[0-9A-F]{2}>", part):
+            raw.append(int(part[3:5], 16))
+            continue
+        if raw:
+            out.append(raw.decode("utf-8"))
+            raw = bytearray()
+        out.append(part.replace("\u2581", " "))
+    if raw:
+        out.append(raw.decode("utf-8"))
+    return "".join(out)
+
+
+def mistral_text(reference, tokens: list[int]) -> str:
+    """The text of mistral-common's tokens, token by token, special tokens as their names: Tekken's
+    tokens are bytes (a character may span several), SentencePiece's are pieces."""
+    from mistral_common.tokens.tokenizers.base import SpecialTokenPolicy
+    raw = reference.instruct_tokenizer.tokenizer
+    if hasattr(raw, "id_to_byte_piece"):
+        return b"".join(raw.id_to_byte_piece(t, SpecialTokenPolicy.KEEP) for t in tokens).decode("utf-8")
+    return pieces_to_text("".join(raw.id_to_piece(t) for t in tokens))
+
+
+def mistral_tokenizers() -> list[tuple[str, str, str]]:
+    """(label, tokenizer file in mistral-common's data folder, the template name we use)."""
+    return [("Mistral V1 (mistral-common, tokenizer.model.v1)", "tokenizer.model.v1", "mistral-v1"),
+            ("Mistral V3 (mistral-common, instruct tokenizer 240323 v3)", "mistral_instruct_tokenizer_240323.model.v3",
+             "mistral-v3"),
+            ("Mistral Tekken (mistral-common, tekken_240718.json)", "tekken_240718.json", "mistral-tekken")]
+
+
+class MistralFormatsAgreeWithMistralCommon(TempDirTestCase):
+    def test_v1_v3_and_tekken_give_mistral_common_text_and_spans(self):
+        import mistral_common
+        from mistral_common.protocol.instruct.messages import AssistantMessage, SystemMessage, UserMessage
+        from mistral_common.protocol.instruct.request import ChatCompletionRequest
+        from mistral_common.protocol.instruct.validator import ValidationMode
+        from mistral_common.tokens.tokenizers.mistral import MistralTokenizer
+
+        data = Path(mistral_common.__file__).parent / "data"
+        classes = {"system": SystemMessage, "user": UserMessage, "assistant": AssistantMessage}
+        # Our side needs a tokenizer for the BOS/EOS text: Mistral's own (<s>, </s>).
+        tokenizer_dir = TOKENIZERS / "mistral"
+        for label, file, kind in mistral_tokenizers():
+            # Fine-tuning mode takes a conversation ending with the answer; the serving mode one
+            # ending with the user's turn (what generation sends).
+            references = {mode: MistralTokenizer.from_file(str(data / file), mode=mode)
+                          for mode in (ValidationMode.finetuning, ValidationMode.test)}
+            for name, messages in CONVERSATIONS.items():
+                for generation_prompt in (False, True):
+                    with self.subTest(template=label, conversation=name, generation_prompt=generation_prompt):
+                        msgs = messages[:-1] if generation_prompt else messages
+                        reference = references[ValidationMode.test if generation_prompt else ValidationMode.finetuning]
+                        request = ChatCompletionRequest(messages=[classes[m["role"]](content=m["content"]) for m in msgs])
+                        theirs = mistral_text(reference, reference.encode_chat_completion(request).tokens)
+                        conversation = self.tmp / "conversation.json"
+                        conversation.write_text(json.dumps(msgs), encoding="utf-8")
+                        ours = json.loads(probe("chat", tokenizer_dir, conversation, "--template", kind,
+                                                *(["--generation-prompt"] if generation_prompt else [])))
+                        what = f"{label}, {name}{', generation prompt' if generation_prompt else ''}"
+                        record("chat template text", what, 0.0 if ours["text"] == theirs else 1.0, 0.0,
+                               "texts differing (0: identical)")
+                        self.assertEqual(ours["text"], theirs, f"{what}: {text_difference(ours['text'], theirs)}")
+                        expected = byte_offsets(theirs, reference_spans(theirs, msgs, "</s>", kind))
+                        self.assertEqual(ours["spans"], expected, f"{what}: trained spans (byte offsets)")
+
+
+def alpaca_prompts() -> dict[str, str] | None:
+    """PROMPT_DICT of llama_cookbook/datasets/alpaca_dataset.py in the downloaded wheel."""
+    wheels = sorted(WHEELS.glob("llama_cookbook-*.whl"))
+    if not wheels:
+        return None
+    with zipfile.ZipFile(wheels[-1]) as wheel:
+        source = wheel.read("llama_cookbook/datasets/alpaca_dataset.py").decode("utf-8")
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["PROMPT_DICT"]:
+            return ast.literal_eval(node.value)
+    raise AssertionError("llama_cookbook/datasets/alpaca_dataset.py has no PROMPT_DICT")
+
+
+class AlpacaAgreesWithTheStanfordPrompts(TempDirTestCase):
+    RECORDS = [
+        {"instruction": "Give three tips for staying healthy.", "input": "", "output": "1. Eat well.\n2. Sleep.\n3. Move."},
+        {"instruction": "Translate to French.", "input": "Good morning — how are you?", "output": "Bonjour — comment ça va ?"},
+    ]
+
+    def test_instruction_records_give_the_stanford_text_and_loss_span(self):
+        prompts = alpaca_prompts()
+        if prompts is None:
+            self.skipTest("the llama-cookbook wheel is not present: run packaging/fetch-test-assets.sh")
+        tokenizer_dir = TOKENIZERS / "mistral"
+        eos = json.loads((tokenizer_dir / "tokenizer_config.json").read_text(encoding="utf-8"))["eos_token"]
+        eos = eos["content"] if isinstance(eos, dict) else eos
+        for record_ in self.RECORDS:
+            for generation_prompt in (False, True):
+                what = f"Alpaca, {'with' if record_['input'] else 'without'} input" + \
+                       (", generation prompt" if generation_prompt else "")
+                with self.subTest(what):
+                    prompt = prompts["prompt_input" if record_["input"] else "prompt_no_input"].format_map(record_)
+                    # llama-cookbook's InstructionDataset: prompt + output, the EOS token appended;
+                    # labels of the prompt's tokens masked, so the loss covers output + EOS.
+                    theirs = prompt if generation_prompt else prompt + record_["output"] + eos
+                    spans = [] if generation_prompt else [(len(prompt), len(theirs))]
+                    data = dict(record_, output="") if generation_prompt else record_
+                    conversation = self.tmp / "record.json"
+                    conversation.write_text(json.dumps(data), encoding="utf-8")
+                    ours = json.loads(probe("chat", tokenizer_dir, conversation, "--template", "alpaca",
+                                            *(["--generation-prompt"] if generation_prompt else [])))
+                    record("chat template text", what, 0.0 if ours["text"] == theirs else 1.0, 0.0,
+                           "texts differing (0: identical)")
+                    self.assertEqual(ours["text"], theirs, f"{what}: {text_difference(ours['text'], theirs)}")
+                    self.assertEqual(ours["spans"], byte_offsets(theirs, spans), f"{what}: trained spans (byte offsets)")
 
 
 if __name__ == "__main__":

@@ -8,11 +8,13 @@
 //       out: logits (float32) as the model returns them.
 //   generate <model dir> <comma-separated prompt ids> <max new tokens> cache|no-cache
 //       prints {"tokens": [...]}: greedy continuation, stop token included when produced.
-//   chat <tokenizer dir> <conversation.json> [--generation-prompt]
+//   chat <tokenizer dir> <conversation.json> [--generation-prompt] [--template NAME]
 //       the template the engine picks from the tokenizer's chat_template (resolveChatTemplate),
-//       with the options training uses (the tokenizer's BOS/EOS text, its default system prompt);
-//       conversation.json: [{"role": ..., "content": ...}, ...]. Prints {"template": name,
-//       "text": rendered text, "spans": [[begin, end], ...]} (byte offsets of the trained spans).
+//       or the one named, with the options training uses (the tokenizer's BOS/EOS text, its
+//       default system prompt); conversation.json: [{"role": ..., "content": ...}, ...], or an
+//       instruction record {"instruction": ..., "input": ..., "output": ...} (rendered as
+//       instruction data is, renderInstruction). Prints {"template": name, "text": rendered
+//       text, "spans": [[begin, end], ...]} (byte offsets of the trained spans).
 //   train <run config> <out.safetensors> <steps>
 //       trains `steps` optimizer steps with the Trainer, then writes
 //         batch.input_ids / batch.attention_mask / batch.labels: every training row, collated
@@ -59,6 +61,7 @@ using lorafa::ModelInputs;
                "[--adapter <PEFT dir>] [--method lora|lora-fa]\n"
                "       lorafa-reference-probe generate <model dir> <ids,...> <max new tokens> cache|no-cache\n"
                "       lorafa-reference-probe chat <tokenizer dir> <conversation.json> [--generation-prompt]\n"
+               "                                   [--template NAME]\n"
                "       lorafa-reference-probe train <run config> <out.safetensors> <steps>\n";
   std::exit(2);
 }
@@ -118,23 +121,42 @@ int generate(const std::vector<std::string>& args) {
 }
 
 int chat(const std::vector<std::string>& args) {
-  if (args.size() < 2 || args.size() > 3 || (args.size() == 3 && args[2] != "--generation-prompt")) usage();
+  if (args.size() < 2) usage();
+  bool generationPrompt = false;
+  std::optional<lorafa::ChatTemplateKind> requested;
+  for (std::size_t i = 2; i < args.size(); ++i) {
+    if (args[i] == "--generation-prompt") {
+      generationPrompt = true;
+    } else if (args[i] == "--template" && i + 1 < args.size()) {
+      requested = lorafa::parseChatTemplateKind(args[++i]);
+      if (!requested) throw std::invalid_argument("unknown template " + args[i]);
+    } else {
+      usage();
+    }
+  }
   const auto tokenizer = lorafa::Tokenizer::load(args[0]);
-  const lorafa::ChatTemplateChoice choice = lorafa::resolveChatTemplate(*tokenizer, std::nullopt);
+  const lorafa::ChatTemplateChoice choice = lorafa::resolveChatTemplate(*tokenizer, requested);
   std::ifstream in(args[1]);
   if (!in) throw std::runtime_error("cannot read " + args[1]);
   const nlohmann::json conversation = nlohmann::json::parse(in);
-  std::vector<lorafa::ChatMessage> messages;
-  for (const auto& m : conversation) {
-    const auto role = lorafa::parseChatRole(m.at("role").get<std::string>());
-    if (!role) throw std::invalid_argument(args[1] + ": unknown role " + m.at("role").dump());
-    messages.push_back({*role, m.at("content").get<std::string>()});
-  }
   lorafa::ChatTemplateOptions options;
   options.defaultSystemPrompt = choice.defaultSystemPrompt;
   options = lorafa::trainingTemplateOptions(options, *tokenizer);
-  options.addGenerationPrompt = args.size() == 3;
-  const lorafa::RenderedChat rendered = lorafa::renderChat(choice.kind, messages, options);
+  options.addGenerationPrompt = generationPrompt;
+  lorafa::RenderedChat rendered;
+  if (conversation.is_object()) {
+    rendered = lorafa::renderInstruction(choice.kind, conversation.at("instruction").get<std::string>(),
+                                         conversation.value("input", std::string()),
+                                         conversation.value("output", std::string()), options);
+  } else {
+    std::vector<lorafa::ChatMessage> messages;
+    for (const auto& m : conversation) {
+      const auto role = lorafa::parseChatRole(m.at("role").get<std::string>());
+      if (!role) throw std::invalid_argument(args[1] + ": unknown role " + m.at("role").dump());
+      messages.push_back({*role, m.at("content").get<std::string>()});
+    }
+    rendered = lorafa::renderChat(choice.kind, messages, options);
+  }
   nlohmann::json spans = nlohmann::json::array();
   for (const auto& span : rendered.responseSpans) spans.push_back({span.begin, span.end});
   std::cout << nlohmann::json{{"template", lorafa::toString(choice.kind)}, {"note", choice.note},
