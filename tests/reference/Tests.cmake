@@ -21,7 +21,7 @@ if(NOT EXISTS "${LORAFA_PYTHON}")
                  "(bash packaging/install-deps.sh --tests makes it)")
   return()
 endif()
-foreach(module models files train_step tokenizers templates)
+foreach(module models files train_step tokenizers templates sft_labels)
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/reference/test_${module}.py)
     add_test(NAME reference.${module}
       COMMAND ${LORAFA_PYTHON} -m unittest -v test_${module}

@@ -4,8 +4,10 @@ loads in ours with PEFT's numbers.
 - Our PEFT adapter (lorafa export --adapter), loaded by peft.PeftModel.from_pretrained on the
   transformers base, gives the logits our engine gives with the same adapter; our merged
   checkpoint (lorafa export --merged), loaded by transformers' Auto class, gives them too.
-  Per family kind: a causal LM (Llama, LoRA-FA and LoRA; GPT-2, whose Conv1D layers need
-  fan_in_fan_out), a sequence classifier (BERT, head in modules_to_save) and T5.
+  Every family: Llama (LoRA-FA, LoRA, and full fine-tuning, whose merged checkpoint is the only
+  export), Qwen2, Mistral, GPT-2 (Conv1D layers: fan_in_fan_out), the Llama, BERT and RoBERTa
+  sequence classifiers (head in modules_to_save) and T5; merged checkpoints in one file and
+  sharded (model.safetensors.index.json, --shard-size).
 - An adapter saved by PEFT (several target sets, GPT-2's fan_in_fan_out, a classifier head in
   modules_to_save, T5) imported by us, in memory (adapter application) and through
   `lorafa export --peft-adapter --merged`, gives PEFT's logits.
@@ -44,21 +46,32 @@ def check_every_safetensors_file(test: unittest.TestCase, *folders: Path, export
     return count
 
 
-# (case, method, run configuration's dataset and targets): one training run each.
+TEXT = {"path": str(DEMO_DATA / "moby_dick_train.jsonl"), "format": "text"}
+SPAM = {"path": str(DEMO_DATA / "spam_train.jsonl"), "format": "classification"}
+PAIRS = {"path": str(SOURCE / "tests/fixtures/data/en_fr_pairs.tsv"), "format": "source-target",
+         "source_column": "english", "target_column": "french"}
+
+# (case, method, run configuration's dataset, targets, merged shard size or None): one training
+# run each, every family; full fine-tuning exports only the merged checkpoint. A shard size makes
+# the merged export several files and an index (the default, 5 GB, writes one).
 EXPORT_RUNS = [
-    ("llama", "lora-fa", {"path": str(DEMO_DATA / "moby_dick_train.jsonl"), "format": "text"}, "all-linear"),
-    ("llama", "lora", {"path": str(DEMO_DATA / "moby_dick_train.jsonl"), "format": "text"}, "q_proj,v_proj"),
-    ("gpt2", "lora-fa", {"path": str(DEMO_DATA / "moby_dick_train.jsonl"), "format": "text"}, "c_attn,c_fc"),
-    ("bert_cls", "lora-fa", {"path": str(DEMO_DATA / "spam_train.jsonl"), "format": "classification"}, "all-linear"),
-    ("t5_v1_1", "lora-fa", {"path": str(SOURCE / "tests/fixtures/data/en_fr_pairs.tsv"), "format": "source-target",
-                            "source_column": "english", "target_column": "french"}, "q,v,wo"),
+    ("llama", "lora-fa", TEXT, "all-linear", 300_000),
+    ("llama", "lora", TEXT, "q_proj,v_proj", None),
+    ("llama", "full", TEXT, None, 400_000),
+    ("qwen2", "lora-fa", TEXT, "all-linear", None),
+    ("mistral", "lora", TEXT, "q_proj,k_proj,v_proj,o_proj", None),
+    ("gpt2", "lora-fa", TEXT, "c_attn,c_fc", None),
+    ("llama_cls", "lora-fa", SPAM, "all-linear", None),
+    ("bert_cls", "lora-fa", SPAM, "all-linear", None),
+    ("roberta_cls", "lora", SPAM, "query,value", None),
+    ("t5_v1_1", "lora-fa", PAIRS, "q,v,wo", None),
 ]
 
 
 class OurExportsLoadInHuggingFace(TempDirTestCase):
     def test_adapter_in_peft_and_merged_in_transformers_give_our_logits(self):
         files = 0
-        for name, method, dataset, targets in EXPORT_RUNS:
+        for name, method, dataset, targets, shard_size in EXPORT_RUNS:
             case = families.CASES[name]
             label = f"{name} {method}"
             with self.subTest(case=label):
@@ -70,41 +83,52 @@ class OurExportsLoadInHuggingFace(TempDirTestCase):
                     (base_dir / name_).write_bytes((DEMO_MODEL / name_).read_bytes())
                 config = {"name": label, "model": str(base_dir), "output_dir": str(work / "run"), "method": method,
                           "dataset": dict(dataset, validation_fraction=0.0),
-                          "adapter": {"rank": 4, "alpha": 8, "targets": targets},
-                          "optim": {"lr": 0.05, "schedule": "constant", "grad_clip": 0.0},
+                          "optim": {"lr": 0.05 if targets else 0.01, "schedule": "constant", "grad_clip": 0.0},
                           "train": {"batch_size": 2, "max_seq_len": 24, "seed": 3, "device": "cpu"},
                           "eval": {"generate_max_examples": 0}}
+                if targets:
+                    config["adapter"] = {"rank": 4, "alpha": 8, "targets": targets}
                 store, run_id = train_run(work, config, steps=2)
                 adapter_dir, merged_dir = work / "adapter", work / "merged"
-                lorafa("export", run_id, "--store", store, "--adapter", adapter_dir)
-                lorafa("export", run_id, "--store", store, "--merged", merged_dir)
+                shards = ["--shard-size", shard_size] if shard_size else []
+                lorafa("export", run_id, "--store", store, "--merged", merged_dir, *shards)
+                if shard_size:
+                    index = merged_dir / "model.safetensors.index.json"
+                    self.assertTrue(index.exists(), f"{label}: no {index.name} for --shard-size {shard_size}")
+                    self.assertGreater(len(list(merged_dir.glob("model-*-of-*.safetensors"))), 1,
+                                       f"{label}: --shard-size {shard_size} wrote one shard")
 
                 inputs = families.inputs_for(case)
                 inputs["input_ids"] = inputs["input_ids"] * 41 % DEMO_VOCAB  # spread over the vocabulary
                 if case.pad_id:
                     inputs["input_ids"][inputs["attention_mask"] == 0] = case.pad_id
-                ours = our_logits(work, base_dir, inputs, "--adapter", adapter_dir, "--method", method)
-
-                base = families.load(base_dir, case)
-                with_adapter = peft.PeftModel.from_pretrained(base, str(adapter_dir))
-                self.assertTrue(any(p.abs().sum() > 0 for n, p in with_adapter.named_parameters() if "lora_B" in n),
-                                f"{label}: the exported adapter's B is still zero; the test would prove nothing")
-                theirs = families.hf_logits(with_adapter, inputs)
-                assert_close(families.comparable(case, inputs, ours), families.comparable(case, inputs, theirs),
-                             what=f"{label}: our adapter in PEFT", check="our PEFT adapter in peft", case=label,
-                             rel_to_scale=LOGIT_TOLERANCE)
-                merged = families.load(merged_dir, case)
-                assert_close(families.comparable(case, inputs, ours), families.comparable(case, inputs, families.hf_logits(merged, inputs)),
+                base_logits = families.hf_logits(families.load(base_dir, case), inputs)
+                merged_logits = families.hf_logits(families.load(merged_dir, case), inputs)
+                if targets:
+                    lorafa("export", run_id, "--store", store, "--adapter", adapter_dir)
+                    ours = our_logits(work, base_dir, inputs, "--adapter", adapter_dir, "--method", method)
+                    with_adapter = peft.PeftModel.from_pretrained(families.load(base_dir, case), str(adapter_dir))
+                    self.assertTrue(any(p.abs().sum() > 0 for n, p in with_adapter.named_parameters() if "lora_B" in n),
+                                    f"{label}: the exported adapter's B is still zero; the test would prove nothing")
+                    theirs = families.hf_logits(with_adapter, inputs)
+                    assert_close(families.comparable(case, inputs, ours), families.comparable(case, inputs, theirs),
+                                 what=f"{label}: our adapter in PEFT", check="our PEFT adapter in peft", case=label,
+                                 rel_to_scale=LOGIT_TOLERANCE)
+                else:
+                    # Full fine-tuning has no adapter: our engine's logits of the exported model.
+                    ours = our_logits(work, merged_dir, inputs)
+                    theirs = merged_logits
+                assert_close(families.comparable(case, inputs, ours), families.comparable(case, inputs, merged_logits),
                              what=f"{label}: our merged checkpoint in transformers",
                              check="our merged checkpoint in transformers", case=label,
                              rel_to_scale=LOGIT_TOLERANCE)
-                base_logits = families.hf_logits(families.load(base_dir, case), inputs)
-                self.assertFalse(torch.allclose(families.comparable(case, inputs, base_logits), families.comparable(case, inputs, theirs),
-                                                rtol=0, atol=1e-6),
-                                 f"{label}: the adapter does not change the logits; the test would prove nothing")
+                self.assertFalse(torch.allclose(families.comparable(case, inputs, base_logits),
+                                                families.comparable(case, inputs, theirs), rtol=0, atol=1e-6),
+                                 f"{label}: training does not change the logits; the test would prove nothing")
                 files += check_every_safetensors_file(self, work / "run", exported=False)  # checkpoints
-                files += check_every_safetensors_file(self, adapter_dir, merged_dir, exported=True)
-        self.assertGreater(files, 10)
+                files += check_every_safetensors_file(self, *[d for d in (adapter_dir, merged_dir) if d.exists()],
+                                                      exported=True)
+        self.assertGreater(files, 20)
 
 
 # (case, PEFT LoraConfig arguments): adapters PEFT writes, each imported by us.
