@@ -170,3 +170,15 @@ class TempDirTestCase(unittest.TestCase):
 
     def tearDown(self) -> None:
         self._tmp.cleanup()
+
+    def tokenizer_folder(self, folder: Path, template: str | None) -> Path:
+        """A copy of `folder`'s tokenizer.json and tokenizer_config.json in a new folder under tmp,
+        with `template` as the config's chat_template when given."""
+        target = self.tmp / f"tok{len(list(self.tmp.iterdir()))}"
+        target.mkdir()
+        (target / "tokenizer.json").write_bytes((folder / "tokenizer.json").read_bytes())
+        config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+        if template is not None:
+            config["chat_template"] = template
+        (target / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+        return target

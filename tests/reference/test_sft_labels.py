@@ -47,16 +47,6 @@ MAX_LENGTH = 512
 
 
 class SftLabelsAgreeWithTrl(TempDirTestCase):
-    def tokenizer_dir(self, folder: Path, template: str | None) -> Path:
-        target = self.tmp / f"tokenizer{len(list(self.tmp.iterdir()))}"
-        target.mkdir()
-        (target / "tokenizer.json").write_bytes((folder / "tokenizer.json").read_bytes())
-        config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
-        if template is not None:
-            config["chat_template"] = template
-        (target / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
-        return target
-
     def model_dir(self, tokenizer_dir: Path) -> Path:
         """A tiny Llama over the tokenizer's whole vocabulary, with its files beside it."""
         vocab = len(AutoTokenizer.from_pretrained(str(tokenizer_dir)))
@@ -130,7 +120,7 @@ class SftLabelsAgreeWithTrl(TempDirTestCase):
                 print(f"not present, run packaging/fetch-test-assets.sh: {folder}")
                 continue
             with self.subTest(tokenizer=folder.name):
-                tokenizer_dir = self.tokenizer_dir(folder, None)
+                tokenizer_dir = self.tokenizer_folder(folder, None)
                 model_dir = self.model_dir(tokenizer_dir)
                 trl_records = [{"prompt": prompts["prompt_input" if r["input"] else "prompt_no_input"].format_map(r),
                                 "completion": r["output"]} for r in INSTRUCTIONS]
@@ -152,7 +142,7 @@ class SftLabelsAgreeWithTrl(TempDirTestCase):
                 print(f"not present, run packaging/fetch-test-assets.sh: {label}")
                 continue
             with self.subTest(template=label):
-                tokenizer_dir = self.tokenizer_dir(folder, template)
+                tokenizer_dir = self.tokenizer_folder(folder, template)
                 model_dir = self.model_dir(tokenizer_dir)
                 extra_token = None
                 if extra is not None:

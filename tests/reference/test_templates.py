@@ -140,16 +140,6 @@ def text_difference(ours: str, theirs: str) -> str:
 
 
 class ChatTemplatesAgree(TempDirTestCase):
-    def tokenizer_folder(self, folder: Path, template: str | None) -> Path:
-        target = self.tmp / f"tok{len(list(self.tmp.iterdir()))}"
-        target.mkdir()
-        (target / "tokenizer.json").write_bytes((folder / "tokenizer.json").read_bytes())
-        config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
-        if template is not None:
-            config["chat_template"] = template
-        (target / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
-        return target
-
     def test_every_template_gives_transformers_text_and_spans(self):
         cases, missing = template_cases()
         for label, folder, template, marker, kind in cases:
