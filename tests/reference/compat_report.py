@@ -82,7 +82,7 @@ def write_document(rows: list[dict], results: dict) -> None:
     lines += [f"| {name} | {version(name)} |" for name in LIBRARIES]
     lines += [
         "",
-        "`trl` is installed with the others and no check uses it yet (preference training, issue 26, will).",
+        "`trl`: its SFTTrainer's dataset preparation and labels (test_sft_labels.py); `mistral-common`: the Mistral V1, V3 and Tekken instruct formats (test_templates.py).",
         "",
         "## Largest difference per check",
         "",
