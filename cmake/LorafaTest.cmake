@@ -1,8 +1,9 @@
 # lorafa_add_test(<name> SOURCES <files...> LIBRARIES <libs...> LABELS <unit|gui|slow|gpu...>
 #                 [ENVIRONMENT <VAR=value...>])
 # One GoogleTest executable per test folder, its cases registered with ctest and labelled: one
-# ctest test per case, or per suite with -DLORAFA_CTEST_PER_SUITE=ON (the ASan step of
-# packaging/sanitizers.sh). Per suite, a skipped case is not reported as a skipped ctest test.
+# ctest test per case, or per suite with -DLORAFA_CTEST_PER_SUITE=ON (the ASan and TSan steps of
+# packaging/sanitizers.sh). Per suite, a skipped case is not reported as a skipped ctest test, and
+# suite names must be unique across the executables (they are the ctest names).
 include(GoogleTest)
 function(lorafa_add_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBRARIES;LABELS;ENVIRONMENT" ${ARGN})
@@ -13,8 +14,8 @@ function(lorafa_add_test name)
   target_link_libraries(${name} PRIVATE ${ARG_LIBRARIES} GTest::gtest GTest::gtest_main lorafa::options)
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   if(LORAFA_CTEST_PER_SUITE)
-    # One ctest test per suite: a process start costs about a second under AddressSanitizer
-    # (LibTorch's libraries loaded and scanned), which per case added minutes to the ASan step.
+    # One ctest test per suite: a process start costs about a second under ASan or TSan
+    # (LibTorch's libraries loaded and scanned), which per case added minutes to those steps.
     # Executables labelled slow get a higher COST, so a parallel ctest starts them first.
     set(cost 1)
     if("slow" IN_LIST ARG_LABELS)
