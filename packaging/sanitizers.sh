@@ -24,13 +24,14 @@ cxx=${SANITIZER_CXX:-g++}
 # -O1: faster to run than -O0 while keeping stacks readable; line tables (-g1) are all the
 # symbolizer needs. Debug keeps assert() and Q_ASSERT on. SANITIZER_CXX picks the compiler
 # (default g++, the compiler of the ordinary build; clang++ works as well).
-# <per suite>: one ctest test per GoogleTest suite (cmake/LorafaTest.cmake) rather than per case.
-configure() { # <build dir> <sanitizers> <gui> <per suite>
+# Both steps register one ctest test per GoogleTest suite (cmake/LorafaTest.cmake) rather than per
+# case: every process start loads and scans LibTorch's libraries, about a second under either.
+configure() { # <build dir> <sanitizers> <gui>
   local generator=()
   command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
   cmake -S "$root" -B "$1" "${generator[@]}" \
     -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" \
-    -DLORAFA_SANITIZE="$2" -DLORAFA_BUILD_GUI="$3" -DLORAFA_BUILD_TESTS=ON -DLORAFA_CTEST_PER_SUITE="$4" >/dev/null
+    -DLORAFA_SANITIZE="$2" -DLORAFA_BUILD_GUI="$3" -DLORAFA_BUILD_TESTS=ON -DLORAFA_CTEST_PER_SUITE=ON >/dev/null
 }
 
 # The sanitizers' dlopen interceptor hides who called dlopen, so a library that opens its parts by
@@ -59,12 +60,11 @@ check_logs() { # <log dir> <label>
 
 # The whole suite but the reference tests (label reference, tests/reference/): those compare our
 # numbers with Python libraries in processes ASan does not instrument, and the engine code they run
-# is what the rest of the suite runs too. One ctest test per GoogleTest suite: every process start
-# loads and scans LibTorch's libraries (about a second under ASan), which per case cost minutes.
+# is what the rest of the suite runs too.
 run_asan() {
   local t0 t1 logs=$asan_dir/sanitizer-logs status=0
   t0=$(date +%s)
-  configure "$asan_dir" address,undefined ON ON
+  configure "$asan_dir" address,undefined ON
   nice cmake --build "$asan_dir" --parallel "$jobs"
   echo "sanitizers: asan build $(elapsed "$t0")"
   bash "$root/packaging/fetch-test-assets.sh"
@@ -98,8 +98,7 @@ run_asan() {
 #   ui/BackgroundTask, TrainPage/StudioFlow/MainWindow/UiStall runs); the one test that forks the
 #   already multi-threaded test process and starts RunStore's writer thread in the child skips
 #   itself under TSan, which cannot follow that fork (it dies: die_after_fork; with
-#   die_after_fork=0 it aborts with "dup thread with used id"). One ctest test per GoogleTest
-#   suite, as for ASan (a process start costs about a second under TSan too).
+#   die_after_fork=0 it aborts with "dup thread with used id").
 #   test_ui runs with ignore_noninstrumented_modules=1: Debian's
 #   Qt is not instrumented, so TSan sees the libc calls Qt makes (memmove into its posted-event
 #   list, malloc/free of QThreadPool's queue, QRunnable wrappers, QImage segments converted on the
@@ -114,7 +113,7 @@ tsan_only_prefix=(test_engine_train:TrainerTest.)
 run_tsan() {
   local t0 t1 logs=$tsan_dir/sanitizer-logs status=0 exe engine=() engine_regex ui_regex options
   t0=$(date +%s)
-  configure "$tsan_dir" thread ON ON
+  configure "$tsan_dir" thread ON
   nice cmake --build "$tsan_dir" --parallel "$jobs" --target "${tsan_executables[@]}" store_crash_child
   echo "sanitizers: tsan build $(elapsed "$t0")"
   bash "$root/packaging/fetch-test-assets.sh"
