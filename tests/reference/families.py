@@ -75,12 +75,47 @@ CASES: dict[str, Case] = {c.name: c for c in [
                      rope_parameters={"rope_type": "default", "rope_theta": 1000000.0}),
          tf.Qwen2ForCausalLM),
     Case("mistral", "causal", _llama_like(tf.MistralConfig, sliding_window=None), tf.MistralForCausalLM),
+    # Mistral 7B v0.1: every layer attends over a sliding window (5 here, shorter than the inputs).
+    Case("mistral_sliding", "causal", _llama_like(tf.MistralConfig, sliding_window=5), tf.MistralForCausalLM),
+    # Qwen3: q/k RMSNorm per head, head_dim wider than hidden/heads (as Qwen3-0.6B), tied head.
+    Case("qwen3", "causal",
+         _llama_like(tf.Qwen3Config, head_dim=32, tie_word_embeddings=True,
+                     rope_parameters={"rope_type": "default", "rope_theta": 1000000.0}),
+         tf.Qwen3ForCausalLM),
+    # Gemma 3 text (gemma-3-1b layout): (1 + w) norms around attention and MLP, q/k norms, scaled
+    # embeddings, GeGLU (tanh GELU), query_pre_attn_scalar, sliding layers (window 4) with their
+    # own RoPE base next to a global layer with linear scaling, final logit soft-capping.
+    Case("gemma3_text", "causal",
+         lambda: tf.Gemma3TextConfig(
+             vocab_size=VOCAB, hidden_size=64, intermediate_size=96, num_hidden_layers=3, num_attention_heads=4,
+             num_key_value_heads=2, head_dim=16, max_position_embeddings=64, initializer_range=0.2,
+             query_pre_attn_scalar=24, sliding_window=4, final_logit_softcapping=30.0,
+             layer_types=["sliding_attention", "full_attention", "sliding_attention"],
+             rope_parameters={"full_attention": {"rope_type": "linear", "factor": 2.0, "rope_theta": 1000000.0},
+                              "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}},
+             bos_token_id=2, eos_token_id=1, pad_token_id=0),
+         tf.Gemma3ForCausalLM),
+    # Phi-3-mini-4k: fused qkv_proj and gate_up_proj, sliding window over every layer.
+    Case("phi3", "causal", _llama_like(tf.Phi3Config, sliding_window=7), tf.Phi3ForCausalLM),
+    # Phi-4-mini: partial rotary (3/4 of each head), LongRoPE whose long factors apply beyond 8
+    # positions (the 12-token inputs use them; generation crosses over from the short ones when it
+    # starts below), tied head.
+    Case("phi4_mini", "causal",
+         _llama_like(tf.Phi3Config, partial_rotary_factor=0.75, tie_word_embeddings=True,
+                     original_max_position_embeddings=8,
+                     rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0, "partial_rotary_factor": 0.75,
+                                      "short_factor": [1.0, 1.1, 1.3, 1.6, 2.0, 2.5],
+                                      "long_factor": [1.5, 2.0, 3.0, 4.5, 6.0, 8.0],
+                                      "original_max_position_embeddings": 8}),
+         tf.Phi3ForCausalLM),
     Case("gpt2", "causal",
          lambda: tf.GPT2Config(vocab_size=VOCAB, n_embd=64, n_layer=2, n_head=4, n_positions=64,
                                initializer_range=0.2, bos_token_id=1, eos_token_id=2),
          tf.GPT2LMHeadModel),
     # A decoder-only LM as a sequence classifier (the last real token's state through a `score` head).
     Case("llama_cls", "classifier", _llama_like(tf.LlamaConfig, num_labels=3), tf.LlamaForSequenceClassification),
+    Case("qwen3_cls", "classifier", _llama_like(tf.Qwen3Config, head_dim=32, num_labels=3),
+         tf.Qwen3ForSequenceClassification),
     Case("bert_cls", "classifier",
          lambda: tf.BertConfig(vocab_size=VOCAB, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                                intermediate_size=96, max_position_embeddings=64, num_labels=3,

@@ -65,9 +65,9 @@ InputKind inputKind(const ModelConfig& c, const std::string& name) {
   auto leaf = [&](const std::string& suffix) { return endsWith(name, suffix); };
   switch (c.family) {
   case ModelFamily::Llama:
-    if (leaf("q_proj") || leaf("k_proj") || leaf("v_proj")) return {"attn_in"};
+    if (leaf("q_proj") || leaf("k_proj") || leaf("v_proj") || leaf("qkv_proj")) return {"attn_in"};
     if (leaf("o_proj")) return {"o_in"};
-    if (leaf("gate_proj") || leaf("up_proj")) return {"mlp_in"};
+    if (leaf("gate_proj") || leaf("up_proj") || leaf("gate_up_proj")) return {"mlp_in"};
     return {"down_in"};
   case ModelFamily::Gpt2:
     if (leaf("attn.c_attn")) return {"attn_in"};
@@ -146,6 +146,9 @@ void frozenBlockActivations(const ModelConfig& c, std::int64_t act, std::map<std
   switch (c.family) {
   case ModelFamily::Llama:
     perToken["norms"] += 2 * rms;
+    // Gemma: two more norms (after attention, after the MLP); Qwen3 and Gemma: q/k norms per head.
+    if (c.gemmaNorms) perToken["norms"] += 2 * rms;
+    if (c.qkNorm) perToken["norms"] += kFloatBytes * (heads + kv) * (d + 1);
     perToken["attention"] += act * (heads * d + 2 * kv * d) + lse + out; // q, k (after RoPE), v
     // SwiGLU keeps gate and up; with train.recompute_mlp the MLP keeps its (normed) input only.
     perToken["mlp"] += recomputeMlp ? act * h : act * 2 * i;

@@ -224,12 +224,13 @@ bool referenceAttentionSelected() {
 } // namespace
 
 at::Tensor additiveAttentionMask(const at::Tensor& keyPadding, std::int64_t queryLength, std::int64_t keyLength,
-                                 bool causal, c10::ScalarType dtype, const c10::Device& device) {
+                                 bool causal, c10::ScalarType dtype, const c10::Device& device, std::int64_t window) {
   const auto boolOpts = at::TensorOptions().dtype(at::kBool).device(device);
   at::Tensor allowed = at::ones({1, 1, queryLength, keyLength}, boolOpts);
   if (causal) {
     // Query i sits at absolute position (keyLength - queryLength) + i.
     allowed = allowed.tril(keyLength - queryLength);
+    if (window > 0) allowed = allowed.triu(keyLength - queryLength - window + 1);
   }
   if (keyPadding.defined()) {
     allowed = allowed.logical_and(keyPadding.to(device).to(at::kBool).view({keyPadding.size(0), 1, 1, keyLength}));
@@ -239,23 +240,27 @@ at::Tensor additiveAttentionMask(const at::Tensor& keyPadding, std::int64_t quer
 }
 
 at::Tensor segmentAttentionMask(const at::Tensor& segmentIds, bool causal, c10::ScalarType dtype,
-                                const c10::Device& device) {
+                                const c10::Device& device, std::int64_t window) {
   if (segmentIds.dim() != 2) throw std::invalid_argument("segmentIds must be [batch, length]");
   const at::Tensor segments = segmentIds.to(device);
   const std::int64_t batch = segments.size(0), length = segments.size(1);
   // [B, 1, T, 1] == [B, 1, 1, T]: one boolean [B, 1, T, T], broadcast over the heads.
   at::Tensor allowed = segments.view({batch, 1, length, 1}).eq(segments.view({batch, 1, 1, length}));
   if (causal) {
-    allowed = allowed.logical_and(at::ones({length, length}, allowed.options()).tril());
+    at::Tensor band = at::ones({length, length}, allowed.options()).tril();
+    // Within a segment, positions differ as the row's indices do: the same window.
+    if (window > 0) band = band.triu(-(window - 1));
+    allowed = allowed.logical_and(band);
   }
   return at::zeros(allowed.sizes(), at::TensorOptions().dtype(dtype).device(device))
       .masked_fill_(allowed.logical_not(), lowestFinite(dtype));
 }
 
 at::Tensor causalAttentionMask(const at::Tensor& keyPadding, const at::Tensor& segmentIds, std::int64_t queryLength,
-                               std::int64_t pastLength, c10::ScalarType dtype, const c10::Device& device) {
+                               std::int64_t pastLength, c10::ScalarType dtype, const c10::Device& device,
+                               std::int64_t window) {
   if (!segmentIds.defined()) {
-    return additiveAttentionMask(keyPadding, queryLength, pastLength + queryLength, true, dtype, device);
+    return additiveAttentionMask(keyPadding, queryLength, pastLength + queryLength, true, dtype, device, window);
   }
   if (pastLength != 0) {
     throw std::invalid_argument("segmentIds (packed rows) cannot be combined with a KV cache that already holds " +
@@ -264,7 +269,7 @@ at::Tensor causalAttentionMask(const at::Tensor& keyPadding, const at::Tensor& s
   if (segmentIds.dim() != 2 || segmentIds.size(1) != queryLength) {
     throw std::invalid_argument("segmentIds must be [batch, " + std::to_string(queryLength) + "]");
   }
-  return segmentAttentionMask(segmentIds, true, dtype, device);
+  return segmentAttentionMask(segmentIds, true, dtype, device, window);
 }
 
 at::Tensor memoryEfficientAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,

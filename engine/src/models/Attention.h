@@ -8,8 +8,11 @@ namespace lorafa {
 /// An additive mask [B or 1, 1, Tq, Tk]: 0 where a query may attend a key, the dtype's lowest
 /// finite value where not. `keyPadding` [B, Tk] has 1 for real tokens (undefined: none padded);
 /// `causal` lets query i (at absolute position pastLength + i) see keys up to that position.
+/// `window` > 0 (sliding-window attention, causal only): query i also sees only keys j with
+/// i − window < j, Hugging Face's sliding_window_overlay.
 at::Tensor additiveAttentionMask(const at::Tensor& keyPadding, std::int64_t queryLength, std::int64_t keyLength,
-                                 bool causal, c10::ScalarType dtype, const c10::Device& device);
+                                 bool causal, c10::ScalarType dtype, const c10::Device& device,
+                                 std::int64_t window = 0);
 
 /// An additive mask [B, 1, T, T] for packed rows: `segmentIds` [B, T] (int64) says which segment
 /// (example or document) each token belongs to, -1 on padding. A query attends only keys of its
@@ -18,12 +21,13 @@ at::Tensor additiveAttentionMask(const at::Tensor& keyPadding, std::int64_t quer
 /// padding, never nothing, so no softmax row is fully masked (no NaN, in any dtype). No KV cache:
 /// queries and keys are the same T tokens.
 at::Tensor segmentAttentionMask(const at::Tensor& segmentIds, bool causal, c10::ScalarType dtype,
-                                const c10::Device& device);
+                                const c10::Device& device, std::int64_t window = 0);
 
 /// The causal mask of a decoder-only forward: segmentAttentionMask when `segmentIds` is defined
 /// (then `pastLength` must be 0 and the segments cover the queries), else additiveAttentionMask.
 at::Tensor causalAttentionMask(const at::Tensor& keyPadding, const at::Tensor& segmentIds, std::int64_t queryLength,
-                               std::int64_t pastLength, c10::ScalarType dtype, const c10::Device& device);
+                               std::int64_t pastLength, c10::ScalarType dtype, const c10::Device& device,
+                               std::int64_t window = 0);
 
 /// softmax(q·kᵀ·scale + mask)·v with q [B, H, Tq, D], k and v [B, Hkv, Tk, D] (H a multiple of
 /// Hkv: grouped-query attention). `mask` is additive and may be undefined. Uses LibTorch's fused

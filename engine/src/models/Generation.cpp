@@ -82,8 +82,18 @@ std::vector<std::int64_t> generate(LanguageModel& model, const std::vector<std::
     sequence = prompt;
   }
   std::size_t fed = 0; // tokens of `sequence` already in the cache
+  // LongRoPE (Phi-3): cached keys were rotated with the short factors; once the sequence outgrows
+  // the pretraining length, the whole sequence is computed again with the long ones, once, as
+  // transformers' Phi3ForCausalLM.prepare_inputs_for_generation does.
+  const RopeScaling& rope = model.config().ropeScaling;
+  const bool longRope = !encoderDecoder && rope.type == "longrope";
   for (std::int64_t step = 0; step < options.maxNewTokens; ++step) {
     const bool cached = options.useCache;
+    if (cached && longRope && static_cast<std::int64_t>(sequence.size()) >= rope.originalMaxPositions + 1 &&
+        cache.length() > 0 && cache.length() <= rope.originalMaxPositions) {
+      cache = KvCache();
+      fed = 0;
+    }
     const std::vector<std::int64_t> feed(sequence.begin() + (cached ? fed : 0), sequence.end());
     at::Tensor& target = encoderDecoder ? inputs.decoderInputIds : inputs.inputIds;
     target = idsTensor(feed, device);

@@ -53,8 +53,9 @@ EmbeddingTable::EmbeddingTable(std::int64_t count, std::int64_t dim, const c10::
 
 at::Tensor EmbeddingTable::forward(const at::Tensor& ids) const { return at::embedding(weight, ids); }
 
-RmsNorm::RmsNorm(std::int64_t dim, double eps, const c10::TensorOptions& options) : m_eps(eps) {
-  weight = register_parameter("weight", at::ones({dim}, options), false);
+RmsNorm::RmsNorm(std::int64_t dim, double eps, const c10::TensorOptions& options, bool offsetOne)
+    : m_eps(eps), m_offsetOne(offsetOne) {
+  weight = register_parameter("weight", offsetOne ? at::zeros({dim}, options) : at::ones({dim}, options), false);
 }
 
 at::Tensor RmsNorm::forward(const at::Tensor& x) const {
@@ -64,6 +65,7 @@ at::Tensor RmsNorm::forward(const at::Tensor& x) const {
   // sum then a division by n, and both backwards give grad / n per element.
   const at::Tensor squares = x32.pow(2).sum(-1, true) / static_cast<double>(x32.size(-1));
   const at::Tensor normed = x32 * at::rsqrt(squares + m_eps);
+  if (m_offsetOne) return (normed * (weight.to(at::kFloat) + 1.0)).to(x.scalar_type());
   return weight * normed.to(x.scalar_type());
 }
 

@@ -141,13 +141,16 @@ public:
 /// Normalisation layers: RMS (Llama, T5) and LayerNorm (GPT-2, BERT).
 class RmsNorm : public torch::nn::Module {
 public:
-  RmsNorm(std::int64_t dim, double eps, const c10::TensorOptions& options);
-  /// Computed in float32, cast back, times weight (as Hugging Face does).
+  /// `offsetOne` (Gemma): the weight starts at 0 and scales by (1 + weight), in float32.
+  RmsNorm(std::int64_t dim, double eps, const c10::TensorOptions& options, bool offsetOne = false);
+  /// Computed in float32, cast back, times weight (as Hugging Face does); with offsetOne, times
+  /// (1 + weight) in float32 and then cast back (as Gemma3RMSNorm does).
   at::Tensor forward(const at::Tensor& x) const;
   at::Tensor weight;
 
 private:
   double m_eps;
+  bool m_offsetOne;
 };
 
 class LayerNorm : public torch::nn::Module {

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -69,23 +71,141 @@ void requirePositive(const ConfigReader& r, const char* key, std::int64_t value)
   if (value <= 0) r.fail(std::string("key \"") + key + "\" must be positive, found " + std::to_string(value));
 }
 
-RopeScaling parseRopeScaling(const ConfigReader& r) {
-  RopeScaling scaling;
-  const char* key = r.has("rope_scaling") ? "rope_scaling" : (r.has("rope_parameters") ? "rope_parameters" : nullptr);
-  if (key == nullptr) return scaling;
-  const Json& j = r.json().at(key);
-  if (!j.is_object()) r.fail(std::string("key \"") + key + "\" must be an object, found " + j.type_name());
+/// One rope object ("rope_scaling", "rope_parameters" or one of Gemma 3's per-layer-type entries
+/// of "rope_parameters"), named `key` in errors. `theta` is the base when the object has none.
+RopeSettings parseRopeObject(const ConfigReader& r, const Json& j, const std::string& key, double theta,
+                             std::int64_t rotaryDim) {
+  RopeSettings rope;
+  rope.theta = theta;
+  if (j.is_null()) return rope;
+  if (!j.is_object()) r.fail("key \"" + key + "\" must be an object, found " + j.type_name());
   ConfigReader s(j, r.source()); // errors name the config file
+  RopeScaling& scaling = rope.scaling;
+  rope.theta = s.number("rope_theta", theta);
   scaling.type = s.string("rope_type", s.string("type", "default"));
-  scaling.factor = s.number("factor", 1.0);
+  if (scaling.type == "su") scaling.type = "longrope"; // Phi-3's first name for it
+  const std::int64_t maxPositions = r.integer("max_position_embeddings", 2048);
+  // Phi-3 keeps the pretraining length at the top level of config.json.
+  scaling.originalMaxPositions =
+      s.integer("original_max_position_embeddings", r.integer("original_max_position_embeddings", maxPositions));
+  scaling.factor = s.number("factor", scaling.type == "longrope"
+                                          ? static_cast<double>(maxPositions) / scaling.originalMaxPositions
+                                          : 1.0);
   scaling.lowFreqFactor = s.number("low_freq_factor", 1.0);
   scaling.highFreqFactor = s.number("high_freq_factor", 4.0);
-  scaling.originalMaxPositions = s.integer("original_max_position_embeddings", r.integer("max_position_embeddings", 2048));
-  if (scaling.type != "default" && scaling.type != "linear" && scaling.type != "dynamic" && scaling.type != "llama3") {
-    r.fail(std::string(key) + " type \"" + scaling.type + "\" is not supported (default, linear, dynamic, llama3)");
+  if (scaling.type != "default" && scaling.type != "linear" && scaling.type != "dynamic" && scaling.type != "llama3" &&
+      scaling.type != "longrope") {
+    r.fail(key + " type \"" + scaling.type + "\" is not supported (default, linear, dynamic, llama3, longrope)");
   }
-  if (scaling.type != "default" && scaling.factor <= 0.0) r.fail(std::string(key) + " factor must be positive");
-  return scaling;
+  if (scaling.type != "default" && scaling.factor <= 0.0) r.fail(key + " factor must be positive");
+  if (scaling.type == "longrope") {
+    auto factors = [&](const char* name) {
+      if (!s.has(name) || !j.at(name).is_array()) r.fail(key + " (longrope) needs a list \"" + name + "\"");
+      std::vector<double> values;
+      for (const Json& v : j.at(name)) {
+        if (!v.is_number()) r.fail(key + " " + name + " must hold numbers, found " + v.type_name());
+        values.push_back(v.get<double>());
+      }
+      if (static_cast<std::int64_t>(values.size()) != rotaryDim / 2) {
+        r.fail(key + " " + name + " has " + std::to_string(values.size()) + " values; the rotary dimension " +
+               std::to_string(rotaryDim) + " needs " + std::to_string(rotaryDim / 2));
+      }
+      return values;
+    };
+    scaling.shortFactor = factors("short_factor");
+    scaling.longFactor = factors("long_factor");
+    if (scaling.originalMaxPositions <= 1) r.fail(key + " original_max_position_embeddings must be above 1");
+    const double fallback = scaling.factor <= 1.0
+                                ? 1.0
+                                : std::sqrt(1.0 + std::log(scaling.factor) /
+                                                      std::log(static_cast<double>(scaling.originalMaxPositions)));
+    scaling.attentionFactor = s.number("attention_factor", fallback);
+  }
+  return rope;
+}
+
+/// The decoder families' rotary settings: transformers 4's rope_theta + rope_scaling, transformers
+/// 5's rope_parameters (one object, or one per layer type for Gemma 3).
+void parseRope(const ConfigReader& r, ModelConfig& c, double defaultTheta) {
+  const Json& json = r.json();
+  const double topTheta = r.number("rope_theta", defaultTheta);
+  const bool perLayerType = r.has("rope_parameters") && json.at("rope_parameters").is_object() &&
+                            (json.at("rope_parameters").contains("full_attention") ||
+                             json.at("rope_parameters").contains("sliding_attention"));
+  RopeSettings global;
+  if (perLayerType) {
+    const Json& p = json.at("rope_parameters");
+    global = parseRopeObject(r, p.value("full_attention", Json()), "rope_parameters.full_attention", topTheta,
+                             c.rotaryDim);
+    c.localRope = parseRopeObject(r, p.value("sliding_attention", Json()), "rope_parameters.sliding_attention",
+                                  r.number("rope_local_base_freq", 10000.0), c.rotaryDim);
+  } else {
+    const char* key = r.has("rope_scaling") ? "rope_scaling" : (r.has("rope_parameters") ? "rope_parameters" : nullptr);
+    global = key ? parseRopeObject(r, json.at(key), key, topTheta, c.rotaryDim) : RopeSettings{topTheta, {}};
+    // transformers 5 writes the base inside rope_parameters (and no top-level rope_theta).
+    if (r.has("rope_parameters") && json.at("rope_parameters").is_object()) {
+      global.theta = ConfigReader(json.at("rope_parameters"), r.source()).number("rope_theta", global.theta);
+    }
+    if (c.modelType == "gemma3_text") c.localRope = {r.number("rope_local_base_freq", 10000.0), {}};
+  }
+  c.ropeTheta = global.theta;
+  c.ropeScaling = global.scaling;
+}
+
+/// Which layers use sliding-window attention: "layer_types" when the config has it, else each
+/// family's rule as transformers applies it to older configs.
+void parseSlidingWindow(const ConfigReader& r, ModelConfig& c) {
+  const std::string& t = c.modelType;
+  c.slidingWindow = r.integer("sliding_window", 0);
+  if ((t == "qwen2" || t == "qwen3") && !r.boolean("use_sliding_window", false)) c.slidingWindow = 0;
+  if (c.slidingWindow < 0) r.fail("key \"sliding_window\" must be positive, found " + std::to_string(c.slidingWindow));
+  c.slidingLayers.assign(static_cast<std::size_t>(std::max<std::int64_t>(c.numLayers, 0)), false);
+  if (r.has("layer_types")) {
+    const Json& types = r.json().at("layer_types");
+    if (!types.is_array() || static_cast<std::int64_t>(types.size()) != c.numLayers) {
+      r.fail("key \"layer_types\" must be a list of " + std::to_string(c.numLayers) + " layer types");
+    }
+    for (std::size_t i = 0; i < types.size(); ++i) {
+      const std::string type = types[i].is_string() ? types[i].get<std::string>() : types[i].dump();
+      if (type != "full_attention" && type != "sliding_attention") {
+        r.fail("layer_types[" + std::to_string(i) + "] is \"" + type +
+               "\"; supported: full_attention, sliding_attention");
+      }
+      c.slidingLayers[i] = type == "sliding_attention";
+    }
+  } else if (t == "gemma3_text") {
+    const std::int64_t pattern = r.integer("sliding_window_pattern", r.integer("_sliding_window_pattern", 6));
+    requirePositive(r, "sliding_window_pattern", pattern);
+    for (std::int64_t i = 0; i < c.numLayers; ++i) c.slidingLayers[i] = (i + 1) % pattern != 0;
+  } else if (t == "qwen2" || t == "qwen3") {
+    const std::int64_t first = r.integer("max_window_layers", c.numLayers);
+    for (std::int64_t i = first; i < c.numLayers; ++i) c.slidingLayers[i] = true;
+  } else {
+    for (std::int64_t i = 0; i < c.numLayers; ++i) c.slidingLayers[i] = true; // Mistral, Phi-3: every layer
+  }
+  if (c.slidingWindow == 0) c.slidingLayers.assign(c.slidingLayers.size(), false);
+}
+
+/// The Hugging Face classes of a decoder model type: causal LM and sequence classifier.
+struct DecoderClasses {
+  const char* modelType;
+  const char* causal;
+  const char* classifier;
+};
+constexpr DecoderClasses kDecoderClasses[] = {
+    {"llama", "LlamaForCausalLM", "LlamaForSequenceClassification"},
+    {"mistral", "MistralForCausalLM", "MistralForSequenceClassification"},
+    {"qwen2", "Qwen2ForCausalLM", "Qwen2ForSequenceClassification"},
+    {"qwen3", "Qwen3ForCausalLM", "Qwen3ForSequenceClassification"},
+    {"gemma3_text", "Gemma3ForCausalLM", "Gemma3TextForSequenceClassification"},
+    {"phi3", "Phi3ForCausalLM", "Phi3ForSequenceClassification"},
+};
+
+const DecoderClasses* decoderClasses(const std::string& modelType) {
+  for (const DecoderClasses& d : kDecoderClasses) {
+    if (modelType == d.modelType) return &d;
+  }
+  return nullptr;
 }
 
 void parseEos(const ConfigReader& r, ModelConfig& c) {
@@ -126,6 +246,12 @@ void parseLabels(const ConfigReader& r, ModelConfig& c) {
 
 } // namespace
 
+std::string supportedModelTypes() {
+  std::string list;
+  for (const DecoderClasses& d : kDecoderClasses) list += std::string(d.modelType) + ", ";
+  return list + "gpt2, bert, roberta, t5";
+}
+
 const char* toString(ModelFamily family) {
   switch (family) {
   case ModelFamily::Llama: return "llama";
@@ -163,7 +289,8 @@ ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string
   parseEos(r, c);
 
   const std::string& t = c.modelType;
-  if (t == "llama" || t == "mistral" || t == "qwen2") {
+  if (const DecoderClasses* classes = decoderClasses(t)) {
+    const bool gemma = t == "gemma3_text";
     c.family = ModelFamily::Llama;
     c.vocabSize = r.integer("vocab_size");
     c.hiddenSize = r.integer("hidden_size");
@@ -172,26 +299,46 @@ ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string
     c.numHeads = r.integer("num_attention_heads");
     requirePositive(r, "num_attention_heads", c.numHeads);
     c.numKvHeads = r.integer("num_key_value_heads", c.numHeads);
-    c.headDim = r.integer("head_dim", c.hiddenSize / c.numHeads);
-    c.hiddenAct = r.string("hidden_act", "silu");
+    c.headDim = r.integer("head_dim", gemma ? 256 : c.hiddenSize / c.numHeads);
+    // Gemma names it hidden_activation (its hidden_act is the older, unused key).
+    c.hiddenAct = gemma ? r.string("hidden_activation", "gelu_pytorch_tanh") : r.string("hidden_act", "silu");
     c.maxPositions = r.integer("max_position_embeddings", 2048);
-    c.normEps = r.number("rms_norm_eps", 1e-6);
-    c.ropeTheta = r.number("rope_theta", 10000.0);
-    // transformers 5 writes the base inside rope_parameters (and no top-level rope_theta).
-    if (r.has("rope_parameters") && r.json().at("rope_parameters").is_object()) {
-      c.ropeTheta = ConfigReader(r.json().at("rope_parameters"), r.source()).number("rope_theta", c.ropeTheta);
+    c.normEps = r.number("rms_norm_eps", t == "phi3" ? 1e-5 : 1e-6);
+    // partial_rotary_factor: Phi-4-mini rotates the first 3/4 of each head.
+    double partial = r.number("partial_rotary_factor", 1.0);
+    if (r.has("rope_parameters") && json.at("rope_parameters").is_object()) {
+      partial = ConfigReader(json.at("rope_parameters"), source).number("partial_rotary_factor", partial);
     }
-    c.ropeScaling = parseRopeScaling(r);
-    c.tieWordEmbeddings = r.boolean("tie_word_embeddings", false);
+    if (partial <= 0.0 || partial > 1.0) r.fail("partial_rotary_factor must be in (0, 1], found " + std::to_string(partial));
+    c.rotaryDim = static_cast<std::int64_t>(static_cast<double>(c.headDim) * partial);
+    if (c.rotaryDim % 2 != 0 || c.rotaryDim <= 0) {
+      r.fail("the rotary dimension (head_dim · partial_rotary_factor = " + std::to_string(c.rotaryDim) +
+             ") must be even and positive");
+    }
+    parseRope(r, c, gemma ? 1000000.0 : 10000.0);
+    c.tieWordEmbeddings = r.boolean("tie_word_embeddings", gemma);
     c.attentionBias = r.boolean("attention_bias", false);
     c.mlpBias = r.boolean("mlp_bias", false);
     if (t == "qwen2") {
       c.attentionBias = true; // Qwen2: biases on q, k and v; not on o
       c.qkvBiasOnly = true;
     }
-    if (c.architecture.empty()) {
-      c.architecture = t == "qwen2" ? "Qwen2ForCausalLM" : (t == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM");
+    c.qkNorm = t == "qwen3" || gemma;
+    c.fusedProjections = t == "phi3";
+    if (gemma) {
+      c.gemmaNorms = true;
+      c.attentionScale = 1.0 / std::sqrt(r.number("query_pre_attn_scalar", 256.0));
+      if (r.has("final_logit_softcapping")) c.finalLogitSoftcap = r.number("final_logit_softcapping", 0.0);
+      if (r.has("attn_logit_softcapping")) {
+        r.fail("attn_logit_softcapping is set (Gemma 2-style attention soft-capping); this build supports "
+               "Gemma 3 text models, which leave it null");
+      }
+      if (r.boolean("use_bidirectional_attention", false)) {
+        r.fail("use_bidirectional_attention is true (an embedding model); only causal Gemma 3 models are supported");
+      }
     }
+    parseSlidingWindow(r, c);
+    if (c.architecture.empty()) c.architecture = classes->causal;
     if (c.isSequenceClassifier()) parseLabels(r, c);
     if (c.numKvHeads <= 0 || c.numHeads % c.numKvHeads != 0) {
       r.fail("num_attention_heads (" + std::to_string(c.numHeads) + ") must be a multiple of num_key_value_heads (" +
@@ -263,8 +410,11 @@ ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string
     if (!c.padTokenId) c.padTokenId = 0;
     if (!c.eosTokenIds) c.eosTokenIds = std::vector<std::int64_t>{1};
     if (c.architecture.empty()) c.architecture = "T5ForConditionalGeneration";
+  } else if (t == "gemma3") {
+    r.fail("model_type \"gemma3\" is Gemma 3's image-and-text checkpoint; this build trains its text models "
+           "(model_type \"gemma3_text\", e.g. gemma-3-1b or gemma-3-270m)");
   } else {
-    r.fail("model_type \"" + t + "\" is not supported (llama, mistral, qwen2, gpt2, bert, roberta, t5)");
+    r.fail("model_type \"" + t + "\" is not supported (" + supportedModelTypes() + ")");
   }
   requirePositive(r, "vocab_size", c.vocabSize);
   requirePositive(r, "hidden size", c.hiddenSize);
@@ -299,12 +449,38 @@ std::string ModelConfig::toJson() const {
     j["max_position_embeddings"] = maxPositions;
     j["rms_norm_eps"] = normEps;
     j["rope_theta"] = ropeTheta;
-    if (ropeScaling.type != "default") {
+    if (ropeScaling.type == "longrope") {
+      j["rope_scaling"] = {{"rope_type", "longrope"},
+                           {"short_factor", ropeScaling.shortFactor},
+                           {"long_factor", ropeScaling.longFactor},
+                           {"factor", ropeScaling.factor},
+                           {"attention_factor", ropeScaling.attentionFactor},
+                           {"original_max_position_embeddings", ropeScaling.originalMaxPositions}};
+    } else if (ropeScaling.type != "default") {
       j["rope_scaling"] = {{"rope_type", ropeScaling.type},
                            {"factor", ropeScaling.factor},
                            {"low_freq_factor", ropeScaling.lowFreqFactor},
                            {"high_freq_factor", ropeScaling.highFreqFactor},
                            {"original_max_position_embeddings", ropeScaling.originalMaxPositions}};
+    }
+    if (rotaryDim != 0 && rotaryDim != headDim) {
+      j["partial_rotary_factor"] = static_cast<double>(rotaryDim) / static_cast<double>(headDim);
+    }
+    if (gemmaNorms) {
+      j.erase("hidden_act");
+      j["hidden_activation"] = hiddenAct;
+      j["query_pre_attn_scalar"] = attentionScale > 0.0 ? 1.0 / (attentionScale * attentionScale) : headDim;
+      j["rope_local_base_freq"] = localRope.theta > 0.0 ? localRope.theta : ropeTheta;
+      j["final_logit_softcapping"] = finalLogitSoftcap ? Json(*finalLogitSoftcap) : Json();
+    }
+    if (slidingWindow > 0) {
+      j["sliding_window"] = slidingWindow;
+      if (modelType == "qwen2" || modelType == "qwen3") j["use_sliding_window"] = true;
+      Json types = Json::array();
+      for (const bool sliding : slidingLayers) types.push_back(sliding ? "sliding_attention" : "full_attention");
+      j["layer_types"] = types;
+    } else {
+      j["sliding_window"] = nullptr;
     }
     j["tie_word_embeddings"] = tieWordEmbeddings;
     if (modelType != "qwen2") j["attention_bias"] = attentionBias;
@@ -382,9 +558,8 @@ ModelConfig ModelConfig::asSequenceClassifier(const std::vector<std::string>& la
                                 "classifier or a LLaMA-family model");
   }
   ModelConfig c = *this;
-  c.architecture = modelType == "qwen2" ? "Qwen2ForSequenceClassification"
-                                        : (modelType == "mistral" ? "MistralForSequenceClassification"
-                                                                  : "LlamaForSequenceClassification");
+  const DecoderClasses* classes = decoderClasses(modelType);
+  c.architecture = classes != nullptr ? classes->classifier : "LlamaForSequenceClassification";
   c.labels = labelNames;
   c.numLabels = static_cast<std::int64_t>(labelNames.size());
   return c;

@@ -12,20 +12,35 @@ enum class ModelFamily { Llama, Gpt2, Bert, Roberta, T5 };
 
 const char* toString(ModelFamily family);
 
+/// The config.json model types this build loads, as a comma-separated list for messages.
+std::string supportedModelTypes();
+
 /// RoPE frequency scaling as Hugging Face configs give it (`rope_scaling` / `rope_parameters`).
 struct RopeScaling {
-  std::string type = "default"; ///< default, linear, dynamic, llama3
+  std::string type = "default"; ///< default, linear, dynamic, llama3, longrope (Phi-3's "su")
   double factor = 1.0;
   double lowFreqFactor = 1.0;
   double highFreqFactor = 4.0;
   std::int64_t originalMaxPositions = 8192;
+  /// longrope: per-frequency divisors for sequences up to / beyond originalMaxPositions, and the
+  /// factor cos and sin are multiplied by (the config's attention_factor, else
+  /// sqrt(1 + ln(factor) / ln(originalMaxPositions)) for factor > 1).
+  std::vector<double> shortFactor;
+  std::vector<double> longFactor;
+  double attentionFactor = 1.0;
+};
+
+/// One set of rotary position embeddings: its base and scaling.
+struct RopeSettings {
+  double theta = 10000.0;
+  RopeScaling scaling;
 };
 
 /// Everything the module trees need from a Hugging Face `config.json`, with HF's defaults.
 /// Fields a family does not use keep their defaults.
 struct ModelConfig {
   ModelFamily family = ModelFamily::Llama;
-  std::string modelType;    ///< config "model_type": llama, mistral, qwen2, gpt2, bert, roberta, t5
+  std::string modelType;    ///< config "model_type": llama, mistral, qwen2, qwen3, gemma3_text, phi3, gpt2, bert, roberta, t5
   std::string architecture; ///< first of "architectures", or the family's default class
 
   std::int64_t vocabSize = 0;
@@ -45,6 +60,23 @@ struct ModelConfig {
   bool attentionBias = false; ///< q/k/v (and o for Llama) biases
   bool qkvBiasOnly = false;   ///< Qwen2: biases on q/k/v but not o
   bool mlpBias = false;
+
+  // Decoder variants of the Llama family
+  bool qkNorm = false;          ///< Qwen3, Gemma 3: RMSNorm over head_dim on q and k before RoPE
+  bool fusedProjections = false; ///< Phi-3: one qkv_proj (q, k, v rows) and one gate_up_proj (gate, up)
+  std::int64_t rotaryDim = 0;   ///< rotated dims of each head (partial_rotary_factor); 0: head_dim
+  /// Gemma: RMSNorm weights act as (1 + w) and multiply in float32; embeddings are scaled by
+  /// sqrt(hidden_size) (rounded to the weights' dtype); norms after attention and around the MLP.
+  bool gemmaNorms = false;
+  double attentionScale = 0.0;  ///< query_pre_attn_scalar^-0.5 (Gemma); 0: head_dim^-0.5
+  std::optional<double> finalLogitSoftcap; ///< logits = cap · tanh(logits / cap)
+  /// Sliding-window attention: layers marked true see the last slidingWindow keys only (key j
+  /// visible to query i when i − window < j ≤ i). Empty, or a window of 0: every layer is global.
+  std::int64_t slidingWindow = 0;
+  std::vector<bool> slidingLayers;
+  /// The rotary settings of sliding layers where they differ (Gemma 3's local base); theta 0:
+  /// the same as the global ones (ropeTheta, ropeScaling).
+  RopeSettings localRope{0.0, {}};
 
   // Encoders
   std::int64_t typeVocabSize = 2;
