@@ -5,11 +5,12 @@ loads in ours with PEFT's numbers.
   transformers base, gives the logits our engine gives with the same adapter; our merged
   checkpoint (lorafa export --merged), loaded by transformers' Auto class, gives them too.
   Every family: Llama (LoRA-FA, LoRA, and full fine-tuning, whose merged checkpoint is the only
-  export), Qwen2, Mistral, GPT-2 (Conv1D layers: fan_in_fan_out), the Llama, BERT and RoBERTa
-  sequence classifiers (head in modules_to_save) and T5; merged checkpoints in one file and
-  sharded (model.safetensors.index.json, --shard-size).
+  export), Qwen2, Qwen3, Mistral, Gemma 3 (LoRA-FA and full), Phi-3 (adapters on the fused
+  qkv_proj and gate_up_proj), Phi-4-mini, GPT-2 (Conv1D layers: fan_in_fan_out), the Llama,
+  Qwen3, BERT and RoBERTa sequence classifiers (head in modules_to_save) and T5; merged
+  checkpoints in one file and sharded (model.safetensors.index.json, --shard-size).
 - An adapter saved by PEFT (several target sets, GPT-2's fan_in_fan_out, a classifier head in
-  modules_to_save, T5) imported by us, in memory (adapter application) and through
+  modules_to_save, T5, Qwen3, Gemma 3, Phi-3's fused projections) imported by us, in memory (adapter application) and through
   `lorafa export --peft-adapter --merged`, gives PEFT's logits.
 - safetensors opens every .safetensors file those runs and exports wrote.
 Tolerance: logits within 1e-4 of the logit scale (float32)."""
@@ -65,6 +66,12 @@ EXPORT_RUNS = [
     ("bert_cls", "lora-fa", SPAM, "all-linear", None),
     ("roberta_cls", "lora", SPAM, "query,value", None),
     ("t5_v1_1", "lora-fa", PAIRS, "q,v,wo", None),
+    ("qwen3", "lora-fa", TEXT, "all-linear", None),
+    ("qwen3_cls", "lora", SPAM, "q_proj,v_proj", None),
+    ("gemma3_text", "lora-fa", TEXT, "all-linear", None),
+    ("gemma3_text", "full", TEXT, None, None),
+    ("phi3", "lora-fa", TEXT, "qkv_proj,gate_up_proj", None),  # the fused projections, as PEFT names them
+    ("phi4_mini", "lora", TEXT, "all-linear", None),
 ]
 
 
@@ -142,6 +149,9 @@ PEFT_ADAPTERS = [
     ("bert_cls", {"target_modules": ["query", "value"], "task_type": "SEQ_CLS", "modules_to_save": ["classifier"]}),
     ("roberta_cls", {"target_modules": ["query", "value", "dense"], "task_type": "SEQ_CLS"}),
     ("t5_v1_0", {"target_modules": ["q", "v"], "task_type": "SEQ_2_SEQ_LM"}),
+    ("qwen3", {"target_modules": ["q_proj", "k_proj", "down_proj"]}),
+    ("gemma3_text", {"target_modules": "all-linear"}),
+    ("phi3", {"target_modules": ["qkv_proj", "o_proj", "gate_up_proj"]}),
 ]
 
 

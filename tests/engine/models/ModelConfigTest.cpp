@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <string>
+
 using namespace lorafa;
 
 namespace {
@@ -151,4 +155,106 @@ TEST(ModelConfig, ToJsonRoundTrips) {
   EXPECT_EQ(back.numKvHeads, 2);
   EXPECT_EQ(back.ropeTheta, 1e6);
   EXPECT_EQ(back.intermediateSize, 128);
+}
+
+// Checkpoints on the Hub keep transformers 4's keys: Gemma 3's sliding_window_pattern (every
+// pattern-th layer global: layer i slides when (i + 1) % pattern != 0), rope_local_base_freq for the
+// sliding layers, rope_theta + rope_scaling for the global ones (gemma-3-1b-it's config.json, 26 layers).
+TEST(ModelConfig, Gemma3HubConfigWithTransformers4Keys) {
+  const ModelConfig c = ModelConfig::fromJson(
+      R"({"architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text", "vocab_size": 262144,
+          "hidden_size": 1152, "intermediate_size": 6912, "num_hidden_layers": 26, "num_attention_heads": 4,
+          "num_key_value_heads": 1, "head_dim": 256, "hidden_activation": "gelu_pytorch_tanh",
+          "query_pre_attn_scalar": 256, "rms_norm_eps": 1e-06, "rope_local_base_freq": 10000,
+          "rope_theta": 1000000, "rope_scaling": {"rope_type": "linear", "factor": 8.0},
+          "sliding_window": 512, "sliding_window_pattern": 6, "final_logit_softcapping": null,
+          "attn_logit_softcapping": null, "max_position_embeddings": 32768})",
+      "gemma-3-1b-it/config.json");
+  EXPECT_EQ(c.family, ModelFamily::Llama);
+  EXPECT_TRUE(c.gemmaNorms);
+  EXPECT_TRUE(c.qkNorm);
+  EXPECT_TRUE(c.tieWordEmbeddings); // Gemma's default
+  EXPECT_EQ(c.hiddenAct, "gelu_pytorch_tanh");
+  EXPECT_DOUBLE_EQ(c.attentionScale, 1.0 / 16.0);
+  EXPECT_FALSE(c.finalLogitSoftcap.has_value());
+  EXPECT_EQ(c.slidingWindow, 512);
+  ASSERT_EQ(c.slidingLayers.size(), 26u);
+  for (std::size_t i = 0; i < 26; ++i) {
+    EXPECT_EQ(c.slidingLayers[i], i != 5 && i != 11 && i != 17 && i != 23) << "layer " << i;
+  }
+  EXPECT_EQ(c.ropeTheta, 1000000.0);
+  EXPECT_EQ(c.ropeScaling.type, "linear");
+  EXPECT_EQ(c.ropeScaling.factor, 8.0);
+  EXPECT_EQ(c.localRope.theta, 10000.0);
+  EXPECT_EQ(c.localRope.scaling.type, "default");
+}
+
+// Phi-3-mini-128k's keys: "su" (LongRoPE's first name), original_max_position_embeddings at the top
+// level, no attention_factor: sqrt(1 + ln(131072 / 4096) / ln(4096)) = sqrt(1 + 5/12).
+TEST(ModelConfig, Phi3LongRopeFromTheHubLayout) {
+  std::string shortFactors, longFactors;
+  for (int i = 0; i < 48; ++i) {
+    shortFactors += std::string(i ? ", " : "") + "1.0";
+    longFactors += std::string(i ? ", " : "") + std::to_string(1.0 + i);
+  }
+  const ModelConfig c = ModelConfig::fromJson(
+      R"({"model_type": "phi3", "vocab_size": 32064, "hidden_size": 3072, "intermediate_size": 8192,
+          "num_hidden_layers": 2, "num_attention_heads": 32, "max_position_embeddings": 131072,
+          "original_max_position_embeddings": 4096, "sliding_window": 262144,
+          "rope_scaling": {"type": "su", "short_factor": [)" + shortFactors + R"(], "long_factor": [)" +
+          longFactors + "]}}",
+      "Phi-3-mini-128k-instruct/config.json");
+  EXPECT_TRUE(c.fusedProjections);
+  EXPECT_EQ(c.architecture, "Phi3ForCausalLM");
+  EXPECT_EQ(c.normEps, 1e-5); // Phi3Config's default
+  EXPECT_EQ(c.ropeScaling.type, "longrope");
+  EXPECT_EQ(c.ropeScaling.originalMaxPositions, 4096);
+  EXPECT_NEAR(c.ropeScaling.attentionFactor, std::sqrt(1.0 + 5.0 / 12.0), 1e-12);
+  EXPECT_EQ(c.ropeScaling.longFactor.at(47), 48.0);
+  EXPECT_EQ(c.rotaryDim, 96);
+  EXPECT_EQ(std::count(c.slidingLayers.begin(), c.slidingLayers.end(), true), 2); // every layer
+}
+
+TEST(ModelConfig, Phi4MiniPartialRotaryAndQwen3Classes) {
+  const ModelConfig phi = ModelConfig::fromJson(
+      R"({"model_type": "phi3", "vocab_size": 200064, "hidden_size": 3072, "intermediate_size": 8192,
+          "num_hidden_layers": 1, "num_attention_heads": 24, "num_key_value_heads": 8,
+          "partial_rotary_factor": 0.75, "tie_word_embeddings": true})",
+      "Phi-4-mini/config.json");
+  EXPECT_EQ(phi.headDim, 128);
+  EXPECT_EQ(phi.rotaryDim, 96);
+  const ModelConfig qwen = ModelConfig::fromJson(
+      R"({"model_type": "qwen3", "vocab_size": 151936, "hidden_size": 1024, "intermediate_size": 3072,
+          "num_hidden_layers": 2, "num_attention_heads": 16, "num_key_value_heads": 8, "head_dim": 128,
+          "use_sliding_window": false, "sliding_window": 32768, "max_window_layers": 1})",
+      "Qwen3-0.6B/config.json");
+  EXPECT_TRUE(qwen.qkNorm);
+  EXPECT_FALSE(qwen.attentionBias);
+  EXPECT_EQ(qwen.slidingWindow, 0); // use_sliding_window false: the window is off
+  EXPECT_EQ(qwen.asSequenceClassifier({"a", "b"}).architecture, "Qwen3ForSequenceClassification");
+  const ModelConfig back = ModelConfig::fromJson(phi.toJson(), "round trip");
+  EXPECT_EQ(back.rotaryDim, 96);
+  EXPECT_TRUE(back.fusedProjections);
+}
+
+TEST(ModelConfig, NewFamiliesRejectWhatTheyCannotRunWithAClearMessage) {
+  const std::string multimodal = errorOf(R"({"model_type": "gemma3", "text_config": {}})");
+  EXPECT_NE(multimodal.find("image-and-text checkpoint"), std::string::npos) << multimodal;
+  EXPECT_NE(multimodal.find("gemma3_text"), std::string::npos) << multimodal;
+  const std::string gemma = R"({"model_type": "gemma3_text", "vocab_size": 10, "hidden_size": 64,
+      "intermediate_size": 8, "num_hidden_layers": 2, "num_attention_heads": 4, "head_dim": 16, )";
+  const std::string softcap = errorOf(gemma + R"("attn_logit_softcapping": 50.0})");
+  EXPECT_NE(softcap.find("attn_logit_softcapping is set"), std::string::npos) << softcap;
+  const std::string types = errorOf(gemma + R"("layer_types": ["full_attention", "chunked_attention"]})");
+  EXPECT_NE(types.find("layer_types[1] is \"chunked_attention\""), std::string::npos) << types;
+  const std::string shortList = errorOf(
+      R"({"model_type": "phi3", "vocab_size": 10, "hidden_size": 64, "intermediate_size": 8,
+          "num_hidden_layers": 1, "num_attention_heads": 4,
+          "rope_scaling": {"type": "longrope", "short_factor": [1.0], "long_factor": [1.0]}})");
+  EXPECT_NE(shortList.find("short_factor has 1 values; the rotary dimension 16 needs 8"), std::string::npos)
+      << shortList;
+  const std::string yarn = errorOf(
+      R"({"model_type": "qwen3", "vocab_size": 10, "hidden_size": 64, "intermediate_size": 8,
+          "num_hidden_layers": 1, "num_attention_heads": 4, "rope_scaling": {"rope_type": "yarn", "factor": 4.0}})");
+  EXPECT_NE(yarn.find("type \"yarn\" is not supported"), std::string::npos) << yarn;
 }
