@@ -147,7 +147,9 @@ TEST(ModelsCli, CtrlCStopsAndTheNextPullResumes) {
     EXPECT_NE(stopped.err.find("run the same command again to resume"), std::string::npos) << stopped.err;
   }
   for (fs::recursive_directory_iterator it(f.cache()), end; it != end; ++it) {
-    if (it->is_regular_file()) EXPECT_EQ(it->path().extension(), ".incomplete") << "a final file after Ctrl-C: " << it->path();
+    if (it->is_regular_file()) {
+      EXPECT_EQ(it->path().extension(), ".incomplete") << "a final file after Ctrl-C: " << it->path();
+    }
   }
   const ProcessResult resumed = runProcess(argv, f.env(), f.dir.path);
   ASSERT_EQ(resumed.exitCode, 0) << resumed.describe();
