@@ -1,5 +1,6 @@
 #include "ModelsCommand.h"
 
+#include "ProgressBar.h"
 #include "TrainCommand.h"
 #include "lorafa/CpuMemoryTracker.h"
 #include "lorafa/FormatError.h"
@@ -55,10 +56,7 @@ public:
   void onProgress(const HubPullProgress& p) override {
     const std::string where = " [" + std::to_string(p.fileIndex) + "/" + std::to_string(p.fileCount) + "] " + p.file;
     if (m_terminal) {
-      const int width = 24;
-      const int filled = p.bytesTotal > 0 ? static_cast<int>(width * p.bytesDone / p.bytesTotal) : 0;
-      m_out << "\r[" << std::string(static_cast<std::size_t>(filled), '#')
-            << std::string(static_cast<std::size_t>(width - filled), '.') << "] " << describeProgress(p) << where
+      m_out << "\r" << progressBar(p.bytesDone, p.bytesTotal) << " " << describeProgress(p) << where
             << "   " << std::flush;
       m_barShown = true;
       return;

@@ -1,6 +1,7 @@
 #include "lorafa/ModelLibrary.h"
 
 #include "library/HubCache.h"
+#include "library/JsonFile.h"
 #include "library/SafetensorsSummary.h"
 #include "lorafa/FormatError.h"
 #include "models/ModelConfig.h"
@@ -9,10 +10,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <tuple>
 
 namespace lorafa {
@@ -22,13 +21,15 @@ namespace fs = std::filesystem;
 
 /// config.json's model_type, or empty when the file cannot be read as JSON with one.
 std::string modelTypeOf(const fs::path& config) {
-  std::ifstream in(config, std::ios::binary);
-  if (!in) return {};
-  std::ostringstream text;
-  text << in.rdbuf();
-  const nlohmann::json json = nlohmann::json::parse(text.str(), nullptr, false);
-  if (!json.is_object() || !json.contains("model_type") || !json.at("model_type").is_string()) return {};
-  return json.at("model_type").get<std::string>();
+  try {
+    const nlohmann::json json = readJsonFile(config.string(), "model config");
+    if (json.is_object() && json.contains("model_type") && json.at("model_type").is_string()) {
+      return json.at("model_type").get<std::string>();
+    }
+  } catch (const std::exception&) {
+    // The support check below names the problem.
+  }
+  return {};
 }
 
 /// Bytes of every file under `dir`, links followed, each target counted once (a cache snapshot

@@ -1,14 +1,13 @@
 #include "lorafa/ModelLibrary.h"
 
 #include "library/HubCache.h"
+#include "library/JsonFile.h"
 #include "lorafa/FormatError.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 namespace lorafa {
@@ -35,18 +34,9 @@ ModelLibraryFolders ModelLibraryFolders::load(const std::string& path) {
   ModelLibraryFolders library;
   library.m_path = path;
   if (!fs::exists(path)) return library;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw FormatError(path, "cannot open the model library list");
-  std::ostringstream text;
-  text << in.rdbuf();
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::exception& e) {
-    throw FormatError(path, std::string("invalid JSON: ") + e.what());
-  }
+  const nlohmann::json json = readJsonFile(path, "model library list");
   if (!json.is_object() || !json.contains("version") || !json.at("version").is_number_integer()) {
-    throw FormatError(path, "expected {\"version\": 1, \"folders\": [...]}, found " + text.str().substr(0, 80));
+    throw FormatError(path, "expected {\"version\": 1, \"folders\": [...]}, found " + json.dump().substr(0, 80));
   }
   const auto version = json.at("version").get<std::int64_t>();
   if (version > kVersion) {

@@ -1,6 +1,7 @@
 #include "library/SafetensorsSummary.h"
 
 #include "io/SafetensorsHeader.h"
+#include "library/JsonFile.h"
 #include "lorafa/FormatError.h"
 
 #include <nlohmann/json.hpp>
@@ -8,10 +9,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <set>
-#include <sstream>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -63,16 +62,7 @@ private:
 };
 
 std::vector<std::string> shardsOf(const fs::path& index) {
-  std::ifstream in(index, std::ios::binary);
-  if (!in) throw FormatError(index.string(), "cannot open the sharded checkpoint index");
-  std::ostringstream text;
-  text << in.rdbuf();
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::exception& e) {
-    throw FormatError(index.string(), std::string("invalid JSON: ") + e.what());
-  }
+  const nlohmann::json json = readJsonFile(index.string(), "sharded checkpoint index");
   if (!json.is_object() || !json.contains("weight_map") || !json.at("weight_map").is_object()) {
     throw FormatError(index.string(), "expected an object with a \"weight_map\" object");
   }
