@@ -26,6 +26,8 @@ packages=(
   libgloo-dev
   qt6-base-dev qt6-base-dev-tools libqcustomplot-dev
   libsqlite3-dev
+  # the model library's Hub downloads (lorafa models pull)
+  libcurl4-openssl-dev
   libgtest-dev libgmock-dev
   nlohmann-json3-dev libyaml-cpp-dev libpcre2-dev libicu-dev libcli11-dev
   xvfb xauth

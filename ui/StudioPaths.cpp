@@ -1,5 +1,6 @@
 #include "StudioPaths.h"
 
+#include "lorafa/ModelLibrary.h"
 #include "lorafa/RunStore.h"
 
 #include <QCoreApplication>
@@ -30,6 +31,8 @@ StudioPaths StudioPaths::standard() {
   paths.resourcesDir = findResourcesDir();
   paths.runStorePath = QString::fromStdString(defaultRunStorePath(std::getenv("XDG_DATA_HOME"), std::getenv("HOME")));
   paths.runsOutputDir = QFileInfo(paths.runStorePath).absolutePath() + "/runs";
+  paths.modelLibraryPath =
+      QString::fromStdString(defaultModelLibraryPath(std::getenv("XDG_DATA_HOME"), std::getenv("HOME")));
   return paths;
 }
 

@@ -12,6 +12,7 @@ struct StudioPaths {
   QString runStorePath;  ///< the SQLite run history shared with the CLI
   QString settingsPath;  ///< an INI file; empty: QSettings' default place
   QString runsOutputDir; ///< where runs started from the studio write their checkpoints
+  QString modelLibraryPath; ///< the model library's added folders, shared with `lorafa models`
 
   /// The paths a normal start uses ($XDG_DATA_HOME like the CLI, the executable's resources).
   static StudioPaths standard();

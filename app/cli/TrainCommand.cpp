@@ -1,6 +1,7 @@
 #include "TrainCommand.h"
 
 #include "LaunchCommand.h"
+#include "ProgressBar.h"
 #include "lorafa/Distributed.h"
 
 #include "lorafa/CheckpointIntegrity.h"
@@ -132,10 +133,7 @@ private:
     m_secondsSum += m.stepTimeMs / 1000.0;
     ++m_stepsSeen;
     const double eta = m_secondsSum / static_cast<double>(m_stepsSeen) * static_cast<double>(m.totalSteps - m.step);
-    const int width = 24;
-    const int filled = m.totalSteps > 0 ? static_cast<int>(width * m.step / m.totalSteps) : 0;
-    m_out << "\r[" << std::string(static_cast<std::size_t>(filled), '#') << std::string(static_cast<std::size_t>(width - filled), '.')
-          << "] " << m.step << "/" << m.totalSteps << " loss " << fixed(m.loss, 4) << " lr " << scientific(m.learningRate)
+    m_out << "\r" << progressBar(m.step, m.totalSteps) << " " << m.step << "/" << m.totalSteps << " loss " << fixed(m.loss, 4) << " lr " << scientific(m.learningRate)
           << " " << fixed(m.tokensPerSecond, 0) << " tok/s mem " << formatBytes(m.memoryCurrentBytes) << " ETA "
           << duration(eta) << "   " << std::flush;
     m_barShown = true;

@@ -2,6 +2,7 @@
 #include "ExportCommand.h"
 #include "EstimateCommand.h"
 #include "LaunchCommand.h"
+#include "ModelsCommand.h"
 #include "TokenizeCommand.h"
 #include "TokenizerTrainCommand.h"
 #include "TrainCommand.h"
@@ -170,6 +171,23 @@ int main(int argc, char** argv) {
   runsRename->add_option("run", runId, "run id")->required();
   runsRename->add_option("name", runName, "the new name")->required();
   runs->footer("Examples: lorafa runs list; lorafa runs show 3; lorafa runs rename 3 baseline; lorafa runs --store my.db delete 3");
+  CLI::App* models = app.add_subcommand("models", "The model library: the Hugging Face cache and added folders; download from the Hub");
+  models->require_subcommand(1);
+  lorafa::cli::ModelsOptions modelsOptions;
+  models->add_option("--library", modelsOptions.libraryPath, "the added-folders list (default: $XDG_DATA_HOME/lorafa-studio/model-library.json)");
+  CLI::App* modelsList = models->add_subcommand("list", "Every cached or added model: family, parameters, dtype, size, supported");
+  modelsList->add_flag("--json", modelsOptions.json, "print a JSON array");
+  CLI::App* modelsAdd = models->add_subcommand("add", "Add a folder (a model, or a folder of models) to the library");
+  modelsAdd->add_option("folder", modelsOptions.folder, "folder")->required();
+  CLI::App* modelsRemove = models->add_subcommand("remove", "Remove an added folder from the library (its files stay)");
+  modelsRemove->add_option("folder", modelsOptions.folder, "folder")->required();
+  CLI::App* modelsPull = models->add_subcommand("pull", "Download a model from the Hugging Face Hub into the shared cache (resumable)");
+  modelsPull->add_option("repo", modelsOptions.repoId, "repository id, e.g. Qwen/Qwen3-0.6B")->required();
+  modelsPull->add_option("--revision", modelsOptions.revision, "branch, tag or commit (default main)");
+  modelsPull->add_option("--include", modelsOptions.include, "only files matching these shell patterns (repeatable; default: all but non-safetensors weights)");
+  models->footer("Examples: lorafa models list; lorafa models pull Qwen/Qwen3-0.6B; lorafa models add ~/models\n"
+                 "Environment: HF_HUB_CACHE or HF_HOME (cache), HF_TOKEN (gated and private models), HF_ENDPOINT (mirror).\n"
+                 "pull exit codes: 0 done, 1 network or disk failure, 2 unknown/gated/private, 3 stopped by Ctrl-C (run it again to resume).");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -202,6 +220,14 @@ int main(int argc, char** argv) {
       return lorafa::cli::runGenerate(inference, std::cout, std::cerr);
     } else if (exportCmd->parsed()) {
       return lorafa::cli::runExport(exportOptions, std::cout, std::cerr);
+    } else if (modelsList->parsed()) {
+      return lorafa::cli::runModelsList(modelsOptions, std::cout, std::cerr);
+    } else if (modelsAdd->parsed()) {
+      return lorafa::cli::runModelsAdd(modelsOptions, std::cout, std::cerr);
+    } else if (modelsRemove->parsed()) {
+      return lorafa::cli::runModelsRemove(modelsOptions, std::cout, std::cerr);
+    } else if (modelsPull->parsed()) {
+      return lorafa::cli::runModelsPull(modelsOptions, std::cout, std::cerr, isatty(STDOUT_FILENO) != 0);
     } else if (runsList->parsed()) {
       return lorafa::cli::runRunsList(storePath, std::cout);
     } else if (runsShow->parsed()) {

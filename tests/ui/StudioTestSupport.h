@@ -45,6 +45,7 @@ inline StudioPaths temporaryPaths(const QTemporaryDir& dir) {
   paths.runStorePath = dir.filePath("runs.db");
   paths.settingsPath = dir.filePath("settings.ini");
   paths.runsOutputDir = dir.filePath("runs");
+  paths.modelLibraryPath = dir.filePath("model-library.json");
   return paths;
 }
 

@@ -3,6 +3,7 @@
 #include "BackgroundTask.h"
 #include "RunDraft.h"
 #include "StudioContext.h"
+#include "widgets/ModelLibraryPanel.h"
 #include "widgets/ModuleTree.h"
 #include "widgets/ModuleTreeCounts.h"
 #include "widgets/ModuleTreePattern.h"
@@ -111,6 +112,13 @@ ModelPage::ModelPage(StudioContext& context, QWidget* parent) : QWidget(parent),
   markAsError(m_modelError);
   m_modelError->hide();
   layout->addWidget(m_modelError);
+
+  // The model library: the Hugging Face cache, added folders, downloads (its own widget).
+  auto* libraryBox = new QGroupBox(tr("Model library"), this);
+  m_library = new ModelLibraryPanel(m_context, libraryBox);
+  (new QVBoxLayout(libraryBox))->addWidget(m_library);
+  layout->addWidget(libraryBox);
+  connect(m_library, &ModelLibraryPanel::modelChosen, this, &ModelPage::openModel);
 
   // What the model is.
   auto* summaryBox = new QGroupBox(tr("Model"), this);

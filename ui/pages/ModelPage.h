@@ -16,6 +16,7 @@ class QPushButton;
 namespace lorafa::ui {
 
 struct StudioContext;
+class ModelLibraryPanel;
 class ModuleTree;
 
 /// The Model page: open a Hugging Face model folder (or the bundled demo), see what it is, and
@@ -31,6 +32,8 @@ public:
   void openModel(const QString& directory);
   /// True while an inspection is running.
   bool isInspecting() const { return m_inspecting; }
+  /// The library of cached and added models; picking one opens it here.
+  ModelLibraryPanel* library() const { return m_library; }
   /// The inspected model, when the last opened folder was valid.
   const std::optional<ModelInspection>& inspection() const { return m_inspection; }
 
@@ -68,6 +71,7 @@ private:
   QLabel* m_targetsNote = nullptr;
   ModuleTree* m_tree = nullptr;
   QLabel* m_trainable = nullptr;
+  ModelLibraryPanel* m_library = nullptr;
 
   std::optional<ModelInspection> m_inspection;
   QString m_requestedPath;  ///< the folder last asked for (inspecting or inspected)
