@@ -56,9 +56,7 @@ public:
   void onProgress(const HubPullProgress& p) override {
     const std::string where = " [" + std::to_string(p.fileIndex) + "/" + std::to_string(p.fileCount) + "] " + p.file;
     if (m_terminal) {
-      m_out << "\r" << progressBar(p.bytesDone, p.bytesTotal) << " " << describeProgress(p) << where
-            << "   " << std::flush;
-      m_barShown = true;
+      m_bar.draw(progressBar(p.bytesDone, p.bytesTotal) + " " + describeProgress(p) + where);
       return;
     }
     const auto now = std::chrono::steady_clock::now();
@@ -74,13 +72,10 @@ public:
   bool shouldStop() override { return g_pullStopRequested; }
 
 private:
-  void endBar() {
-    if (m_barShown) m_out << "\n";
-    m_barShown = false;
-  }
+  void endBar() { m_bar.end(); }
   std::ostream& m_out;
   bool m_terminal;
-  bool m_barShown = false;
+  InPlaceLine m_bar{m_out};
   std::chrono::steady_clock::time_point m_lastLine{};
 };
 

@@ -133,19 +133,17 @@ private:
     m_secondsSum += m.stepTimeMs / 1000.0;
     ++m_stepsSeen;
     const double eta = m_secondsSum / static_cast<double>(m_stepsSeen) * static_cast<double>(m.totalSteps - m.step);
-    m_out << "\r" << progressBar(m.step, m.totalSteps) << " " << m.step << "/" << m.totalSteps << " loss " << fixed(m.loss, 4) << " lr " << scientific(m.learningRate)
-          << " " << fixed(m.tokensPerSecond, 0) << " tok/s mem " << formatBytes(m.memoryCurrentBytes) << " ETA "
-          << duration(eta) << "   " << std::flush;
-    m_barShown = true;
+    std::ostringstream line;
+    line << progressBar(m.step, m.totalSteps) << " " << m.step << "/" << m.totalSteps << " loss " << fixed(m.loss, 4)
+         << " lr " << scientific(m.learningRate) << " " << fixed(m.tokensPerSecond, 0) << " tok/s mem "
+         << formatBytes(m.memoryCurrentBytes) << " ETA " << duration(eta);
+    m_bar.draw(line.str());
   }
-  void endBar() {
-    if (m_barShown) m_out << "\n";
-    m_barShown = false;
-  }
+  void endBar() { m_bar.end(); }
 
   std::ostream& m_out;
   bool m_terminal;
-  bool m_barShown = false;
+  InPlaceLine m_bar{m_out};
   bool m_calibrationPrinted = false;
   std::optional<std::int64_t> m_predictedPeak;
   std::string m_noPredictionReason;
