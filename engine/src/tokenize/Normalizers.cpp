@@ -191,7 +191,8 @@ PrecompiledCharsmap readCharsmap(const TokenizerJson& json) {
   // The reference refuses an empty charsmap too ("Cannot parse precompiled_charsmap"); converters
   // leave the normalizer out when a model has no rules.
   const std::string encoded = json.string("precompiled_charsmap");
-  if (encoded.empty()) json.failAt("precompiled_charsmap", "is empty (a model without rules has no Precompiled)");
+  if (encoded.empty())
+    json.failAt("precompiled_charsmap", "is empty (a model without rules has no Precompiled)");
   try {
     return PrecompiledCharsmap(decodeBase64(encoded));
   } catch (const std::invalid_argument& error) {

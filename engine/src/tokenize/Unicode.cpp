@@ -263,14 +263,16 @@ std::vector<std::size_t> graphemeBoundaries(std::string_view text) {
     iterator.reset(icu::BreakIterator::createCharacterInstance(icu::Locale::getRoot(), status));
     if (U_FAILURE(status) || !iterator) {
       iterator.reset();
-      throw std::runtime_error(std::string("ICU character break iterator unavailable: ") + u_errorName(status));
+      throw std::runtime_error(std::string("ICU character break iterator unavailable: ") +
+                               u_errorName(status));
     }
   }
   UText* utext = utext_openUTF8(nullptr, text.data(), static_cast<std::int64_t>(text.size()), &status);
   const std::unique_ptr<UText, UText* (*)(UText*)> owner(utext, utext_close);
   if (U_FAILURE(status)) throw std::runtime_error(std::string("ICU UText failed: ") + u_errorName(status));
   iterator->setText(utext, status);
-  if (U_FAILURE(status)) throw std::runtime_error(std::string("ICU break iterator failed: ") + u_errorName(status));
+  if (U_FAILURE(status))
+    throw std::runtime_error(std::string("ICU break iterator failed: ") + u_errorName(status));
   iterator->first();
   for (std::int32_t end = iterator->next(); end != icu::BreakIterator::DONE; end = iterator->next())
     ends.push_back(static_cast<std::size_t>(end));

@@ -170,8 +170,8 @@ TEST(ReferenceTokenizerTest, UnigramVariantsEqualTheReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Tokenizers, ReferenceTokenizerTest,
-                         ::testing::Values("qwen3", "mistral", "mistral-metaspace", "gpt2", "bert", "llama3", "unigram-t5",
-                                           "unigram-byte-fallback", "unigram-identity"),
+                         ::testing::Values("qwen3", "mistral", "mistral-metaspace", "gpt2", "bert", "llama3",
+                                           "unigram-t5", "unigram-byte-fallback", "unigram-identity"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string name = info.param;
                            for (char& c : name) {

@@ -20,11 +20,12 @@ using Json = nlohmann::json;
 using Ids = std::vector<lorafa::TokenId>;
 
 Json unigramJson(const Json& vocab, const Json& unkId, bool byteFallback = false) {
-  return {{"version", "1.0"},
-          {"normalizer", nullptr},
-          {"pre_tokenizer", nullptr},
-          {"decoder", nullptr},
-          {"model", {{"type", "Unigram"}, {"unk_id", unkId}, {"vocab", vocab}, {"byte_fallback", byteFallback}}}};
+  return {
+      {"version", "1.0"},
+      {"normalizer", nullptr},
+      {"pre_tokenizer", nullptr},
+      {"decoder", nullptr},
+      {"model", {{"type", "Unigram"}, {"unk_id", unkId}, {"vocab", vocab}, {"byte_fallback", byteFallback}}}};
 }
 
 std::shared_ptr<lorafa::HfTokenizer> fromJson(const Json& json) {
@@ -43,7 +44,8 @@ std::string readText(const fs::path& path) {
 }
 
 lorafa::PrecompiledCharsmap t5Charsmap() {
-  const Json t5 = Json::parse(readText(fs::path(LORAFA_FIXTURES_DIR) / "tokenizers" / "unigram-t5" / "tokenizer.json"));
+  const Json t5 =
+      Json::parse(readText(fs::path(LORAFA_FIXTURES_DIR) / "tokenizers" / "unigram-t5" / "tokenizer.json"));
   const std::string encoded = t5.at("normalizer").at("normalizers").at(0).at("precompiled_charsmap");
   return lorafa::PrecompiledCharsmap(lorafa::decodeBase64(encoded));
 }
@@ -67,7 +69,8 @@ TEST(UnigramModel, ViterbiTakesTheBestScoreAndFusesUnknownCharacters) {
 }
 
 TEST(UnigramModel, EqualScoresKeepThePathFoundFirst) {
-  const auto tokenizer = fromJson(unigramJson(Json::parse(R"([["<unk>", 0], ["a", -1], ["b", -1], ["ab", -2]])"), 0));
+  const auto tokenizer =
+      fromJson(unigramJson(Json::parse(R"([["<unk>", 0], ["a", -1], ["b", -1], ["ab", -2]])"), 0));
   EXPECT_EQ(tokenizer->encode("abab", false), (Ids{3, 3})); // "ab" = "a" + "b", and "ab" comes first
 }
 
@@ -79,11 +82,14 @@ TEST(UnigramModel, TheUnknownPieceInTheTextFusesWithUnknownCharacters) {
 }
 
 TEST(UnigramModel, ByteFallbackNeedsEveryByteOfTheUnknownRun) {
-  const auto tokenizer = fromJson(unigramJson(
-      Json::parse(R"([["<unk>", 0], ["a", -1], ["<0xC3>", -5], ["<0xA9>", -5]])"), 0, true));
-  EXPECT_EQ(tokenizer->encode("a\xC3\xA9", false), (Ids{1, 2, 3}));                 // "aé"
-  EXPECT_EQ(tokenizer->encode("a\xC3\xBC", false), (Ids{1, 0}));                    // "aü": no <0xBC>
-  EXPECT_EQ(tokenizer->encode("\xC3\xA9\xC3\xA9" "a", false), (Ids{2, 3, 2, 3, 1})); // "ééa", one run
+  const auto tokenizer = fromJson(
+      unigramJson(Json::parse(R"([["<unk>", 0], ["a", -1], ["<0xC3>", -5], ["<0xA9>", -5]])"), 0, true));
+  EXPECT_EQ(tokenizer->encode("a\xC3\xA9", false), (Ids{1, 2, 3})); // "aé"
+  EXPECT_EQ(tokenizer->encode("a\xC3\xBC", false), (Ids{1, 0}));    // "aü": no <0xBC>
+  EXPECT_EQ(tokenizer->encode("\xC3\xA9\xC3\xA9"
+                              "a",
+                              false),
+            (Ids{2, 3, 2, 3, 1})); // "ééa", one run
 }
 
 TEST(UnigramModel, WithoutUnkIdOnlyATextThatNeedsTheUnknownPieceFails) {
@@ -102,7 +108,8 @@ TEST(UnigramModel, WithoutUnkIdOnlyATextThatNeedsTheUnknownPieceFails) {
 
 TEST(UnigramModel, MalformedModelsNameTheFieldAndTheProblem) {
   Json json = unigramJson(Json::object({{"a", 0}}), 0);
-  EXPECT_NE(problem(json).find("model.vocab: expected an array, found object"), std::string::npos) << problem(json);
+  EXPECT_NE(problem(json).find("model.vocab: expected an array, found object"), std::string::npos)
+      << problem(json);
   json = unigramJson(Json::parse(R"([["<unk>", 0], ["a"]])"), 0);
   EXPECT_NE(problem(json).find("model.vocab[1]: expected a [\"piece\", score] pair, found [\"a\"]"),
             std::string::npos)
@@ -110,7 +117,8 @@ TEST(UnigramModel, MalformedModelsNameTheFieldAndTheProblem) {
   json = unigramJson(Json::parse(R"([["<unk>", 0], [1, 2]])"), 0);
   EXPECT_NE(problem(json).find("model.vocab[1]: expected a [\"piece\", score] pair"), std::string::npos);
   json = unigramJson(Json::parse(R"([["<unk>", 0], ["a", -1]])"), 2);
-  EXPECT_NE(problem(json).find("model.unk_id: 2 is not an index of the 2 vocabulary entries"), std::string::npos)
+  EXPECT_NE(problem(json).find("model.unk_id: 2 is not an index of the 2 vocabulary entries"),
+            std::string::npos)
       << problem(json);
   json = unigramJson(Json::array(), 0);
   EXPECT_NE(problem(json).find("model.unk_id: is set but the vocabulary is empty"), std::string::npos);
@@ -123,19 +131,23 @@ TEST(UnigramModel, MalformedModelsNameTheFieldAndTheProblem) {
 
 TEST(PrecompiledCharsmap, FollowsTheReferenceClusterByCluster) {
   const lorafa::PrecompiledCharsmap charsmap = t5Charsmap();
-  EXPECT_EQ(charsmap.normalize("\r\n"), " ");            // one cluster: the rule for "\r" replaces both
+  EXPECT_EQ(charsmap.normalize("\r\n"), " "); // one cluster: the rule for "\r" replaces both
   EXPECT_EQ(charsmap.normalize("a\r\nb"), "a b");
   EXPECT_EQ(charsmap.normalize("\xEF\xAC\x81"), "fi"); // U+FB01 ligature
   EXPECT_EQ(charsmap.normalize("\xEF\xBD\x86\xEF\xBD\x95\xEF\xBD\x8C\xEF\xBD\x8C"), "full"); // fullwidth
-  EXPECT_EQ(charsmap.normalize("e\xCC\x81"), "\xC3\xA9");            // e + U+0301 → é
-  EXPECT_EQ(charsmap.normalize("k\xCC\x81"), "\xE1\xB8\xB1");        // k + U+0301 → U+1E31
-  EXPECT_EQ(charsmap.normalize("\xEF\xAC\x81\xCC\x81"), "fi");       // the shortest rule drops the accent
+  EXPECT_EQ(charsmap.normalize("e\xCC\x81"), "\xC3\xA9");      // e + U+0301 → é
+  EXPECT_EQ(charsmap.normalize("k\xCC\x81"), "\xE1\xB8\xB1");  // k + U+0301 → U+1E31
+  EXPECT_EQ(charsmap.normalize("\xEF\xAC\x81\xCC\x81"), "fi"); // the shortest rule drops the accent
   EXPECT_EQ(charsmap.normalize(std::string("\0x", 2)), std::string("\0x", 2)); // NUL ends a lookup
-  EXPECT_EQ(charsmap.normalize("a\xE2\x80\x8B" "b"), "a b");         // U+200B
-  EXPECT_EQ(charsmap.normalize("\xE2\x91\xA0"), "1");                // U+2460
+  EXPECT_EQ(charsmap.normalize("a\xE2\x80\x8B"
+                               "b"),
+            "a b");                                                                        // U+200B
+  EXPECT_EQ(charsmap.normalize("\xE2\x91\xA0"), "1");                                      // U+2460
   EXPECT_EQ(charsmap.normalize("x\xCC\x81\xCC\x82\xCC\x83"), "x\xCC\x81\xCC\x82\xCC\x83"); // 7 bytes
   EXPECT_EQ(charsmap.normalize("\xC3\x85"), "\xC3\x85");
-  EXPECT_EQ(charsmap.normalize("\xC2\xA0" "a"), " a");
+  EXPECT_EQ(charsmap.normalize("\xC2\xA0"
+                               "a"),
+            " a");
   EXPECT_EQ(charsmap.normalize("\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD"), "\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD");
   EXPECT_EQ(charsmap.normalize(""), "");
 }
@@ -143,8 +155,9 @@ TEST(PrecompiledCharsmap, FollowsTheReferenceClusterByCluster) {
 TEST(PrecompiledCharsmap, MalformedCharsmapsAreErrorsNamingTheField) {
   const auto withCharsmap = [](const std::string& encoded) {
     Json json = unigramJson(kDocVocab, 0);
-    json["normalizer"] = {{"type", "Sequence"},
-                          {"normalizers", Json::array({{{"type", "Precompiled"}, {"precompiled_charsmap", encoded}}})}};
+    json["normalizer"] = {
+        {"type", "Sequence"},
+        {"normalizers", Json::array({{{"type", "Precompiled"}, {"precompiled_charsmap", encoded}}})}};
     return problem(json);
   };
   const std::string where = "normalizer.normalizers[0].precompiled_charsmap: ";
@@ -154,7 +167,8 @@ TEST(PrecompiledCharsmap, MalformedCharsmapsAreErrorsNamingTheField) {
   EXPECT_NE(withCharsmap("AB==").find(where + "not base64"), std::string::npos); // bits past the data
   EXPECT_NE(withCharsmap("AAAAAA==").find(where + "the charsmap's trie is empty"), std::string::npos)
       << withCharsmap("AAAAAA==");
-  EXPECT_NE(withCharsmap("EAAAAAAAAAA=").find("runs past its end"), std::string::npos) << withCharsmap("EAAAAAAAAAA=");
+  EXPECT_NE(withCharsmap("EAAAAAAAAAA=").find("runs past its end"), std::string::npos)
+      << withCharsmap("EAAAAAAAAAA=");
   // One unit, then a pool that is not UTF-8 (0xFF).
   EXPECT_NE(withCharsmap("BAAAAAAAAAD/").find("not valid UTF-8 (at byte 8)"), std::string::npos)
       << withCharsmap("BAAAAAAAAAD/");
