@@ -1,9 +1,9 @@
 """Tokenizers: the `tokenizers` package (Hugging Face's Rust core) and our engine (`lorafa tokenize`)
 encode and decode every committed tokenizer the same way, live, on the 341 texts of
 tests/fixtures/tokenizers/generate_reference.py plus 200 seeded random texts that no committed
-expectation holds; and the 29 variants that script makes (Metaspace Mistral, 28 edits of GPT-2's and
-BERT's files). Exact: the same ids with and without special tokens, the same decoded text with
-and without skipping special tokens."""
+expectation holds; and the 37 variants that script makes (Metaspace Mistral, 28 edits of GPT-2's and
+BERT's files, 8 of the Unigram fixtures'). Exact: the same ids with and without special tokens, the
+same decoded text with and without skipping special tokens."""
 from __future__ import annotations
 
 import json
@@ -24,6 +24,10 @@ TOKENIZERS = {
     "gpt2 (byte-level BPE)": FIXTURES / "gpt2" / "tokenizer.json",
     "mistral (SentencePiece BPE, byte fallback)": FIXTURES / "mistral" / "tokenizer.json",
     "qwen3 (byte-level BPE, NFC)": FIXTURES / "qwen3" / "tokenizer.json",
+    "unigram-t5 (SentencePiece Unigram, nmt_nfkc Precompiled)": FIXTURES / "unigram-t5" / "tokenizer.json",
+    "unigram-byte-fallback (Unigram, nfkc Precompiled, byte fallback)":
+        FIXTURES / "unigram-byte-fallback" / "tokenizer.json",
+    "unigram-identity (Unigram, ALBERT layout)": FIXTURES / "unigram-identity" / "tokenizer.json",
     "llama3 (byte-level BPE, ignore_merges)": FIXTURES / "pypi" / "llama3" / "tokenizer.json",
     "demo model (trained by lorafa tokenizer-train)": DEMO_MODEL / "tokenizer.json",
 }
@@ -115,9 +119,10 @@ class TokenizersPackageAgrees(TempDirTestCase):
             self.assertEqual([m for m in missing if "llama3" not in m], [], "committed tokenizers missing")
 
     def test_every_variant_of_the_fixture_generator(self):
-        """The Metaspace Mistral and the 28 edits of GPT-2's and BERT's files (one per normalizer,
-        pre-tokenizer, post-processor and added-token option) that tests/fixtures/tokenizers/
-        generate_reference.py makes, on its variant texts plus 60 fresh random ones."""
+        """The Metaspace Mistral, the 28 edits of GPT-2's and BERT's files (one per normalizer,
+        pre-tokenizer, post-processor and added-token option) and the 8 of the Unigram fixtures that
+        tests/fixtures/tokenizers/generate_reference.py makes, on its variant texts plus 60 fresh
+        random ones."""
         texts = committed.HAND_PICKED + committed.RANDOM_TEXTS[:100] + fresh_random_texts(60, seed=7)
         variants = [("mistral-metaspace", committed.metaspace_variant(
             (FIXTURES / "mistral" / "tokenizer.json").read_text(encoding="utf-8")))]
@@ -125,7 +130,12 @@ class TokenizersPackageAgrees(TempDirTestCase):
             tokenizer_json = json.loads((FIXTURES / base / "tokenizer.json").read_text(encoding="utf-8"))
             tokenizer_json.update(edit)
             variants.append((name, json.dumps(tokenizer_json)))
-        self.assertGreaterEqual(len(variants), 29)
+        precompiled = committed.t5_precompiled()
+        for name, base, edit in committed.UNIGRAM_VARIANTS:
+            tokenizer_json = json.loads((FIXTURES / base / "tokenizer.json").read_text(encoding="utf-8"))
+            tokenizer_json.update(committed.resolve(edit, precompiled))
+            variants.append((name, json.dumps(tokenizer_json)))
+        self.assertGreaterEqual(len(variants), 37)
         for name, text in variants:
             with self.subTest(variant=name):
                 path = self.tmp / f"{name}.json"

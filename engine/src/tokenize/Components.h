@@ -28,6 +28,14 @@ class Normalizer {
 public:
   virtual ~Normalizer() = default;
   virtual void normalize(std::string& text) const = 0;
+  /// normalize(), also updating `originChars`: how many characters at the start of the text the
+  /// reference aligns with the start of the input (0 when leading characters were removed, or
+  /// when several were replaced by one). Metaspace's prepend_scheme "first" prepends only there.
+  /// By default the count is left alone (replacing characters one by one keeps it).
+  virtual void normalizeTracked(std::string& text, std::size_t& originChars) const {
+    (void)originChars;
+    normalize(text);
+  }
 };
 
 class PreTokenizer {

@@ -201,7 +201,9 @@ std::vector<TokenId> HfTokenizer::encode(std::string_view input, bool addSpecial
       continue;
     }
     std::string normalized(raw.text);
-    if (m_normalizer) m_normalizer->normalize(normalized);
+    // Only the first character of the input starts at its start, until normalization says otherwise.
+    std::size_t originChars = raw.offset == 0 ? 1 : 0;
+    if (m_normalizer) m_normalizer->normalizeTracked(normalized, originChars);
     pieces.clear();
     m_added.split(normalized, AddedVocabulary::Stage::Normalized, pieces);
     for (const AddedVocabulary::Piece& piece : pieces) {
@@ -210,7 +212,7 @@ std::vector<TokenId> HfTokenizer::encode(std::string_view input, bool addSpecial
         continue;
       }
       splits.clear();
-      splits.push_back({std::string(piece.text), raw.offset == 0 && piece.offset == 0});
+      splits.push_back({std::string(piece.text), originChars > 0 && piece.offset == 0});
       if (m_preTokenizer) m_preTokenizer->preTokenize(splits);
       for (const TextSplit& split : splits)
         m_model->tokenize(split.text, ids);

@@ -1,5 +1,6 @@
-// WordPiece and WordLevel models, and the factory for "model" (BPE lives in BpeModel.cpp).
+// WordPiece and WordLevel models, and the factory for "model" (BPE and Unigram have their own files).
 #include "tokenize/BpeModel.h"
+#include "tokenize/UnigramModel.h"
 #include "tokenize/Unicode.h"
 #include "tokenize/Vocabulary.h"
 
@@ -98,6 +99,8 @@ std::unique_ptr<TokenModel> makeModel(const TokenizerJson& json) {
     type = "BPE";
   } else if (json.has("max_input_chars_per_word")) {
     type = "WordPiece";
+  } else if (json.has("vocab") && json.json().at("vocab").is_array()) {
+    type = "Unigram";
   } else {
     json.fail("the model has no \"type\"");
   }
@@ -113,7 +116,7 @@ std::unique_ptr<TokenModel> makeModel(const TokenizerJson& json) {
     return std::make_unique<WordLevelModel>(Vocabulary::fromJson(json, "vocab"),
                                             json.string("unk_token", "<unk>"));
   }
-  if (type == "Unigram") json.fail("the Unigram model (SentencePiece unigram, e.g. T5) is not supported yet");
+  if (type == "Unigram") return UnigramModel::fromJson(json);
   json.unsupportedType("model");
 }
 

@@ -1,9 +1,12 @@
 #include "tokenize/Unicode.h"
 
+#include <unicode/brkiter.h>
 #include <unicode/bytestream.h>
 #include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
+#include <unicode/utext.h>
 
+#include <memory>
 #include <stdexcept>
 
 namespace lorafa::unicode {
@@ -237,6 +240,45 @@ std::string normalize(std::string_view text, NormalForm form) {
   if (U_FAILURE(status))
     throw std::runtime_error(std::string("ICU normalization failed: ") + u_errorName(status));
   return out;
+}
+
+std::vector<std::size_t> graphemeBoundaries(std::string_view text) {
+  std::vector<std::size_t> ends;
+  ends.reserve(text.size());
+  // ASCII needs no tables: every character is a cluster of its own, except CR LF.
+  bool ascii = true;
+  for (std::size_t i = 0; i < text.size() && ascii; ++i)
+    ascii = static_cast<unsigned char>(text[i]) < 0x80;
+  if (ascii) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;
+      ends.push_back(i + 1);
+    }
+    return ends;
+  }
+  // A character break iterator is costly to make and not shareable between threads.
+  thread_local std::unique_ptr<icu::BreakIterator> iterator;
+  UErrorCode status = U_ZERO_ERROR;
+  if (!iterator) {
+    iterator.reset(icu::BreakIterator::createCharacterInstance(icu::Locale::getRoot(), status));
+    if (U_FAILURE(status) || !iterator) {
+      iterator.reset();
+      throw std::runtime_error(std::string("ICU character break iterator unavailable: ") +
+                               u_errorName(status));
+    }
+  }
+  UText* utext = utext_openUTF8(nullptr, text.data(), static_cast<std::int64_t>(text.size()), &status);
+  const std::unique_ptr<UText, UText* (*)(UText*)> owner(utext, utext_close);
+  if (U_FAILURE(status)) throw std::runtime_error(std::string("ICU UText failed: ") + u_errorName(status));
+  iterator->setText(utext, status);
+  if (U_FAILURE(status))
+    throw std::runtime_error(std::string("ICU break iterator failed: ") + u_errorName(status));
+  iterator->first();
+  for (std::int32_t end = iterator->next(); end != icu::BreakIterator::DONE; end = iterator->next())
+    ends.push_back(static_cast<std::size_t>(end));
+  // Detach the text before it is closed.
+  iterator->setText(icu::UnicodeString());
+  return ends;
 }
 
 } // namespace lorafa::unicode

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 // UTF-8 and Unicode helpers for the tokenizer pipeline. Character classes follow the definitions
 // the reference implementation uses (Rust's char methods), computed with ICU.
@@ -40,6 +41,10 @@ bool isCjk(char32_t c);             ///< the CJK ideograph blocks BERT puts spac
 /// Per-code-point full lowercase mapping, like Rust's char::to_lowercase (no context rules).
 void appendLowercase(std::string& out, char32_t c);
 std::string lowercase(std::string_view text);
+
+/// The byte offsets where the extended grapheme clusters of `text` (valid UTF-8) end (UAX #29, as
+/// ICU implements it), in order; the last one is text.size().
+std::vector<std::size_t> graphemeBoundaries(std::string_view text);
 
 enum class NormalForm { Nfc, Nfd, Nfkc, Nfkd };
 /// Unicode normalization with ICU; returns the input unchanged when it is already normalized.

@@ -129,25 +129,49 @@ TEST_P(ReferenceTokenizerTest, IdsAndDecodedTextEqualTheReference) {
   compareWithReference(*tokenizer, name, expected.at("cases"), expected.at("reference"));
 }
 
-// Each normalizer, pre-tokenizer, post-processor and added-token option, as a variant of the GPT-2
-// or BERT tokenizer.json: the fixture stores the edit (top-level fields replaced) and the
-// reference's results.
-TEST(ReferenceTokenizerTest, ComponentVariantsEqualTheReference) {
-  const Json fixture = readJson(kFixtures / "variants" / "expected.json");
-  ASSERT_GT(fixture.at("variants").size(), 20u);
+// Fills in the placeholder the Unigram variants use for unigram-t5's Precompiled normalizer.
+Json resolvePlaceholders(const Json& edit, const Json& precompiled) {
+  if (edit.is_string() && edit.get<std::string>() == "T5_PRECOMPILED") return precompiled;
+  Json out = edit;
+  if (edit.is_object() || edit.is_array()) {
+    for (auto it = out.begin(); it != out.end(); ++it)
+      *it = resolvePlaceholders(*it, precompiled);
+  }
+  return out;
+}
+
+// The fixture stores each variant's edit (top-level fields replaced) and the reference's results.
+void compareVariants(const fs::path& fixturePath, std::size_t minimumCount) {
+  const Json fixture = readJson(fixturePath);
+  ASSERT_GE(fixture.at("variants").size(), minimumCount);
+  const Json t5 = Json::parse(readText(kFixtures / "unigram-t5" / "tokenizer.json"));
+  const Json& precompiled = t5.at("normalizer").at("normalizers").at(0);
   for (const Json& variant : fixture.at("variants")) {
     const std::string name = variant.at("name");
     Json tokenizerJson =
         Json::parse(readText(kFixtures / variant.at("base").get<std::string>() / "tokenizer.json"));
     for (const auto& [key, value] : variant.at("edit").items())
-      tokenizerJson[key] = value;
+      tokenizerJson[key] = resolvePlaceholders(value, precompiled);
     const auto tokenizer = lorafa::HfTokenizer::fromJsonText(tokenizerJson.dump(), name);
     compareWithReference(*tokenizer, name, variant.at("cases"), fixture.at("reference"));
   }
 }
 
+// Each normalizer, pre-tokenizer, post-processor and added-token option, as a variant of the GPT-2
+// or BERT tokenizer.json.
+TEST(ReferenceTokenizerTest, ComponentVariantsEqualTheReference) {
+  compareVariants(kFixtures / "variants" / "expected.json", 21);
+}
+
+// The SentencePiece Unigram layouts in other combinations, and the normalizers that decide whether
+// Metaspace's prepend_scheme "first" still sees the start of the text.
+TEST(ReferenceTokenizerTest, UnigramVariantsEqualTheReference) {
+  compareVariants(kFixtures / "unigram-variants" / "expected.json", 8);
+}
+
 INSTANTIATE_TEST_SUITE_P(Tokenizers, ReferenceTokenizerTest,
-                         ::testing::Values("qwen3", "mistral", "mistral-metaspace", "gpt2", "bert", "llama3"),
+                         ::testing::Values("qwen3", "mistral", "mistral-metaspace", "gpt2", "bert", "llama3",
+                                           "unigram-t5", "unigram-byte-fallback", "unigram-identity"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string name = info.param;
                            for (char& c : name) {

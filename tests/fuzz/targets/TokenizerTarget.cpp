@@ -37,6 +37,8 @@ int tokenizer(const std::uint8_t* data, std::size_t size) {
     }
     (void)loaded->vocabSize();
   } catch (const Pcre2LimitError&) {
+  } catch (const FormatError&) {
+    // A Unigram model without unk_id cannot encode a character none of its pieces covers.
   }
   return 0;
 }
