@@ -5,8 +5,10 @@
 #     tokenizer.model that Meta's `llama-models` wheel ships (Meta Llama 3 Community License);
 #   - llama3/tokenizer_config.json: the Meta-Llama-3-8B-Instruct chat template, which the
 #     `guidance` wheel carries verbatim (guidance/chat.py);
-#   - wheels/: those wheels, and Meta's `llama-cookbook` one, whose Stanford Alpaca prompts
-#     (llama_cookbook/datasets/alpaca_dataset.py) tests/reference/test_templates.py reads;
+#   - wheels/: those wheels, Meta's `llama-cookbook` one, whose Stanford Alpaca prompts
+#     (llama_cookbook/datasets/alpaca_dataset.py) tests/reference/test_templates.py reads, and
+#     `unsloth`'s, whose unsloth/chat_templates.py carries Gemma 3's chat template (guidance's
+#     carries Gemma 2's, Phi-3's and Phi-4-mini's), read by the same test;
 # (tests/fixtures/tokenizers/llama3/make_tokenizer.py does both; the wheels are downloaded, never
 # installed). It also checks that the project's Python environment has `tokenizers`, the
 # reference BpeTrainerTest runs (pinned in packaging/requirements.txt; install-deps.sh installs it).
@@ -17,8 +19,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 python=${LORAFA_PYTHON:-$root/.venv/bin/python}
 dir=$root/tests/fixtures/tokenizers/pypi
 converter=$root/tests/fixtures/tokenizers/llama3/make_tokenizer.py
-wheels=(llama-models==0.3.0 guidance==0.3.1 llama-cookbook==0.0.5.post1)
-skipped="the Llama 3 tokenizer tests, the Llama 3 chat template and the Alpaca prompt checks will be skipped"
+wheels=(llama-models==0.3.0 guidance==0.3.1 llama-cookbook==0.0.5.post1 unsloth==2025.12.10)
+skipped="the Llama 3 tokenizer tests, the Llama 3, Gemma and Phi chat templates and the Alpaca prompt checks will be skipped"
 
 if [ ! -x "$python" ]; then
   echo "fetch-test-assets: $python not found (run packaging/install-deps.sh); $skipped, and so will the trained-tokenizer reference test" >&2

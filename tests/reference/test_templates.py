@@ -5,9 +5,13 @@ conversations with and without a system prompt, and the same generation prompt (
 defines one: the bare ChatML and Mistral templates have none).
 
 The Jinja sources: Qwen3's from its committed tokenizer_config.json; Llama 3's from the one
-packaging/fetch-test-assets.sh builds; ChatML, Qwen2.5 (both variants), Mistral-7B-Instruct and
-Llama 3 as the `guidance` wheel carries them verbatim (read from the wheel that script downloads,
-never installed).
+packaging/fetch-test-assets.sh builds; ChatML, Qwen2.5 (both variants), Mistral-7B-Instruct,
+Llama 3, Gemma 2 (gemma-2-9b-it), Phi-3-mini, Phi-3-small, Phi-3-medium and Phi-4-mini as the
+`guidance` wheel carries them verbatim; Gemma 3 and Gemma 3n as the `unsloth` wheel carries them
+(printed from their tokenizers); both wheels read from where that script downloads them, never
+installed. The Gemma templates run with the committed gemma3 tokenizer (<bos>/<eos>), the Phi ones
+with the committed phi4-mini tokenizer (<|endoftext|>, as Phi-3-mini and Phi-4-mini have it): the
+text a template writes does not depend on the vocabulary.
 
 The trained spans of the reference are found in its text: for each assistant message, its content
 as the template writes it, through the end-of-turn marker that follows (<|im_end|>, <|eot_id|>,
@@ -64,14 +68,38 @@ CONVERSATIONS = {
     ],
 }
 
+# For the Gemma and Phi templates: Gemma's trims each message (but not the system text it puts
+# before the first user message), Phi's write it as it is.
+WHITESPACE_CONVERSATIONS = {
+    "whitespace around the contents": [
+        {"role": "system", "content": " Answer politely. \n"},
+        {"role": "user", "content": "  Hi there!\n"},
+        {"role": "assistant", "content": "\n Hello. \t"},
+        {"role": "user", "content": "\tBye "},
+        {"role": "assistant", "content": "Goodbye!\n\n"},
+    ],
+}
+
 
 def guidance_templates() -> dict[str, str]:
     """The *_template string constants of guidance/chat.py in the downloaded wheel."""
-    wheels = sorted(WHEELS.glob("guidance-*.whl"))
+    return wheel_templates("guidance-*.whl", "guidance/chat.py")
+
+
+def unsloth_templates() -> dict[str, str]:
+    """The *_template string constants of unsloth/chat_templates.py in the downloaded wheel (Gemma
+    3's and Gemma 3n's, printed from their tokenizers)."""
+    return wheel_templates("unsloth-*.whl", "unsloth/chat_templates.py")
+
+
+def wheel_templates(pattern: str, member: str) -> dict[str, str]:
+    """The *_template string constants of the Python file `member` of the newest downloaded wheel
+    matching `pattern`, read (never imported)."""
+    wheels = sorted(WHEELS.glob(pattern))
     if not wheels:
         return {}
     with zipfile.ZipFile(wheels[-1]) as wheel:
-        source = wheel.read("guidance/chat.py").decode("utf-8")
+        source = wheel.read(member).decode("utf-8")
     out = {}
     for node in ast.parse(source).body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
@@ -85,6 +113,7 @@ def guidance_templates() -> dict[str, str]:
 #  (None: the folder's own), end-of-turn marker, the template name our engine must recognise)
 def template_cases() -> tuple[list[tuple], list[str]]:
     g = guidance_templates()
+    g.update({"unsloth " + name: text for name, text in unsloth_templates().items()})
     llama3 = TOKENIZERS / "pypi" / "llama3"
     cases = [("Qwen3 (its tokenizer_config.json)", TOKENIZERS / "qwen3", None, "<|im_end|>", "qwen3")]
     wanted = [
@@ -96,6 +125,15 @@ def template_cases() -> tuple[list[tuple], list[str]]:
         ("Mistral-7B-Instruct (guidance mistral_7b_instruct_template)", TOKENIZERS / "mistral",
          "mistral_7b_instruct_template", "</s>", "mistral-v1"),
         ("Llama 3 (guidance llama3_template)", llama3, "llama3_template", "<|eot_id|>", "llama3"),
+        ("Gemma 3 (unsloth gemma3_template)", TOKENIZERS / "gemma3", "unsloth gemma3_template", "<end_of_turn>",
+         "gemma"),
+        ("Gemma 3n (unsloth gemma3n_template)", TOKENIZERS / "gemma3", "unsloth gemma3n_template", "<end_of_turn>",
+         "gemma"),
+        ("Gemma 2 (guidance gemma2_9b_it_template)", TOKENIZERS / "gemma3", "gemma2_9b_it_template", "<end_of_turn>",
+         "gemma"),
+        ("Phi-3-mini (guidance phi3_mini_template)", TOKENIZERS / "phi4-mini", "phi3_mini_template", "<|end|>", "phi3"),
+        ("Phi-4-mini (guidance phi_4_mini_template)", TOKENIZERS / "phi4-mini", "phi_4_mini_template", "<|end|>",
+         "phi4-mini"),
     ]
     missing = []
     for label, folder, name, marker, kind in wanted:
@@ -115,7 +153,7 @@ def reference_spans(text: str, messages: list[dict], marker: str, kind: str) -> 
     for m in messages:
         if m["role"] != "assistant":
             continue
-        content = m["content"].strip() if kind == "llama3" else m["content"]
+        content = m["content"].strip() if kind in ("llama3", "gemma") else m["content"]
         # Mistral's V1 and V3 write an assistant message as ' ' + content + eos_token: the space is
         # part of it (and of its first token, "▁Paris"); Tekken writes none.
         if kind in ("mistral-v1", "mistral-v3"):
@@ -145,7 +183,10 @@ class ChatTemplatesAgree(TempDirTestCase):
         for label, folder, template, marker, kind in cases:
             tokenizer_dir = self.tokenizer_folder(folder, template)
             reference = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-            for name, messages in CONVERSATIONS.items():
+            conversations = dict(CONVERSATIONS)
+            if kind in ("gemma", "phi3", "phi4-mini"):
+                conversations.update(WHITESPACE_CONVERSATIONS)
+            for name, messages in conversations.items():
                 with self.subTest(template=label, conversation=name):
                     conversation = self.tmp / "conversation.json"
                     for generation_prompt in (False, True):
@@ -156,6 +197,13 @@ class ChatTemplatesAgree(TempDirTestCase):
                         self.assertEqual(ours["template"], kind, f"{label}: recognised as {ours['template']}")
                         if generation_prompt and "add_generation_prompt" not in reference.chat_template:
                             continue  # this template defines no generation prompt to compare with
+                        if msgs[0]["role"] == "system" and "System role not supported" in reference.chat_template:
+                            # Gemma 2's template rejects a system message (the engine writes it as
+                            # Gemma 3's does, and says so in its note): check that it does.
+                            with self.assertRaisesRegex(Exception, "System role not supported"):
+                                reference.apply_chat_template(msgs, tokenize=False)
+                            self.assertIn("rejects system messages", ours["note"])
+                            continue
                         theirs = reference.apply_chat_template(msgs, tokenize=False,
                                                                add_generation_prompt=generation_prompt,
                                                                enable_thinking=False)
@@ -167,6 +215,44 @@ class ChatTemplatesAgree(TempDirTestCase):
                         self.assertEqual(ours["spans"], expected, f"{what}: trained spans (byte offsets)")
         if missing:
             print("not present, run packaging/fetch-test-assets.sh: " + "; ".join(missing), file=sys.stderr)
+
+
+class Phi3VariantsDifferAsTheNoteSays(TempDirTestCase):
+    """The engine writes Phi-3-mini's form for every Phi-3 template and names, in its note, what
+    Phi-3-small's (a BOS token first) and Phi-3-medium's (no system messages, no EOS at the end)
+    write differently: apply_chat_template with those templates gives the engine's text changed in
+    exactly that way."""
+
+    def test_small_adds_bos_and_medium_drops_system_and_eos(self):
+        g = guidance_templates()
+        if "phi3_small_template" not in g:
+            self.skipTest("the guidance wheel is not present: run packaging/fetch-test-assets.sh")
+        folder = TOKENIZERS / "phi4-mini"
+        config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+        bos, eos = config["bos_token"], config["eos_token"]
+        for variant in ("phi3_small_template", "phi3_medium_template"):
+            tokenizer_dir = self.tokenizer_folder(folder, g[variant])
+            reference = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+            for name, messages in CONVERSATIONS.items():
+                for generation_prompt in (False, True):
+                    with self.subTest(template=variant, conversation=name, generation_prompt=generation_prompt):
+                        msgs = messages[:-1] if generation_prompt else messages
+                        conversation = self.tmp / "conversation.json"
+                        conversation.write_text(json.dumps(msgs), encoding="utf-8")
+                        ours = json.loads(probe("chat", tokenizer_dir, conversation,
+                                                *(["--generation-prompt"] if generation_prompt else [])))
+                        self.assertEqual(ours["template"], "phi3")
+                        theirs = reference.apply_chat_template(msgs, tokenize=False,
+                                                               add_generation_prompt=generation_prompt)
+                        if variant == "phi3_small_template":
+                            self.assertIn("BOS", ours["note"])
+                            self.assertEqual(bos + ours["text"], theirs)
+                            continue
+                        self.assertIn("no EOS", ours["note"])
+                        expected = ours["text"] if generation_prompt else ours["text"][:-len(eos)]
+                        if msgs[0]["role"] == "system":
+                            expected = expected.replace(f"<|system|>\n{msgs[0]['content']}<|end|>\n", "", 1)
+                        self.assertEqual(expected, theirs, text_difference(expected, theirs))
 
 
 def pieces_to_text(pieces: str) -> str:

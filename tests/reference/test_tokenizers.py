@@ -31,6 +31,11 @@ TOKENIZERS = {
     "llama3 (byte-level BPE, ignore_merges)": FIXTURES / "pypi" / "llama3" / "tokenizer.json",
     "demo model (trained by lorafa tokenizer-train)": DEMO_MODEL / "tokenizer.json",
 }
+# Small tokenizers with the pipelines of Gemma 3 and Phi-4-mini (their make_tokenizer.py).
+TOKENIZERS.update({
+    "gemma3 (SentencePiece BPE converted by transformers, byte fallback)": FIXTURES / "gemma3" / "tokenizer.json",
+    "phi4-mini (byte-level BPE, o200k split pattern)": FIXTURES / "phi4-mini" / "tokenizer.json",
+})
 
 
 def fresh_random_texts(count: int = 200, seed: int = 20261207) -> list[str]:

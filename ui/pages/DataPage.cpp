@@ -40,7 +40,9 @@ const DatasetFormat kFormats[] = {DatasetFormat::Alpaca, DatasetFormat::Chat, Da
 const ChatTemplateKind kTemplates[] = {ChatTemplateKind::ChatML,    ChatTemplateKind::Qwen3,
                                        ChatTemplateKind::Llama3,    ChatTemplateKind::MistralV1,
                                        ChatTemplateKind::MistralV3, ChatTemplateKind::MistralTekken,
-                                       ChatTemplateKind::Alpaca,    ChatTemplateKind::Plain};
+                                       ChatTemplateKind::Gemma,     ChatTemplateKind::Phi3,
+                                       ChatTemplateKind::Phi4Mini,  ChatTemplateKind::Alpaca,
+                                       ChatTemplateKind::Plain};
 
 QString formatTitle(DatasetFormat format) {
   switch (format) {

@@ -42,6 +42,17 @@ enum class ChatTemplateKind {
   /// Mistral V3-Tekken (Mistral-Nemo, Pixtral, Ministral): `<s>[INST]{user}[/INST]{assistant}</s>`,
   /// system message before the last user message.
   MistralTekken,
+  /// Gemma 2/3 instruct: `<bos><start_of_turn>user\n{content|trim}<end_of_turn>\n<start_of_turn>model\n…`
+  /// ("model" for the assistant role). A leading system message goes into the first user turn,
+  /// followed by "\n\n", as Gemma 3's template does (Gemma 2's rejects system messages). Roles
+  /// must alternate user/assistant after it. No EOS after the last answer.
+  Gemma,
+  /// Phi-3/Phi-3.5-mini instruct: `<|{role}|>\n{content}<|end|>\n` per message, no BOS; the EOS
+  /// text after the last message (generation prompt `<|assistant|>\n` instead).
+  Phi3,
+  /// Phi-4-mini instruct: `<|{role}|>{content}<|end|>` per message without newlines; the EOS text
+  /// after the last message (generation prompt `<|assistant|>` instead).
+  Phi4Mini,
   /// The Stanford Alpaca prompt ("Below is an instruction that describes a task…", then
   /// "### Instruction:", optionally "### Input:", and "### Response:" followed directly by the
   /// output and the EOS text, exactly as in Alpaca's train.py). One instruction, one response.
@@ -69,7 +80,8 @@ struct RenderedChat {
 
 struct ChatTemplateOptions {
   /// The BOS and EOS token text (the tokenizer's, e.g. "<s>" and "</s>"). Empty: the template's
-  /// usual text (Llama 3: "<|begin_of_text|>"; Mistral: "<s>" and "</s>"; Alpaca and Plain: none).
+  /// usual text (Llama 3: "<|begin_of_text|>"; Mistral: "<s>" and "</s>"; Gemma: "<bos>"; Phi-3
+  /// and Phi-4-mini: "<|endoftext|>"; Alpaca and Plain: none).
   std::string bosToken;
   std::string eosToken;
   /// ChatML/Qwen3: written as the system message when the conversation has none (Qwen2 and 2.5
@@ -110,7 +122,8 @@ struct ChatTemplateDetection {
 };
 
 /// Recognises a Jinja chat template by its distinctive markers ("<|im_start|>",
-/// "<|start_header_id|>", "[INST]" and the spacing around it, "### Instruction:").
+/// "<|start_header_id|>", "[INST]" and the spacing around it, "<start_of_turn>", "<|user|>" and
+/// "<|end|>" with or without a newline after the role, "### Instruction:").
 ChatTemplateDetection detectChatTemplate(std::string_view jinjaSource);
 
 /// The template a run uses, and where it came from.
@@ -130,7 +143,8 @@ ChatTemplateChoice resolveChatTemplate(const Tokenizer& tokenizer, std::optional
 
 const char* toString(ChatTemplateKind kind);
 const char* toString(ChatRole role);
-/// "chatml", "qwen3", "llama3", "mistral-v1", "mistral-v3", "mistral-tekken", "alpaca", "plain"
+/// "chatml", "qwen3", "llama3", "mistral-v1", "mistral-v3", "mistral-tekken", "gemma", "phi3",
+/// "phi4-mini", "alpaca", "plain"
 /// (case-insensitive; "-" or "_" or nothing between words).
 std::optional<ChatTemplateKind> parseChatTemplateKind(std::string_view text);
 /// "system", "user", "assistant"; ShareGPT's "human" and "gpt" too.

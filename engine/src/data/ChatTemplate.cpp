@@ -42,6 +42,25 @@ void requireMessages(ChatTemplateKind kind, const std::vector<ChatMessage>& mess
   }
 }
 
+// Checks that messages[first..] alternate user/assistant/user/…; returns the last user message's
+// index.
+std::size_t requireAlternation(ChatTemplateKind kind, const std::vector<ChatMessage>& messages,
+                               std::size_t first) {
+  std::size_t lastUser = messages.size();
+  for (std::size_t i = first; i < messages.size(); ++i) {
+    const ChatRole expected = (i - first) % 2 == 0 ? ChatRole::User : ChatRole::Assistant;
+    if (messages[i].role != expected) {
+      reject(kind, std::string("needs roles alternating user/assistant/user/… after one optional system "
+                               "message; message ") +
+                       std::to_string(i + 1) + " is " + toString(messages[i].role) + " where " +
+                       toString(expected) + " was expected");
+    }
+    if (expected == ChatRole::User) lastUser = i;
+  }
+  if (lastUser == messages.size()) reject(kind, "needs a user message");
+  return lastUser;
+}
+
 RenderedChat renderChatMl(const std::vector<ChatMessage>& messages, const ChatTemplateOptions& options,
                           bool qwen3) {
   const ChatTemplateKind kind = qwen3 ? ChatTemplateKind::Qwen3 : ChatTemplateKind::ChatML;
@@ -150,18 +169,7 @@ RenderedChat renderMistral(ChatTemplateKind kind, const std::vector<ChatMessage>
     system = &messages.front().content;
     first = 1;
   }
-  std::size_t lastUser = messages.size();
-  for (std::size_t i = first; i < messages.size(); ++i) {
-    const ChatRole expected = (i - first) % 2 == 0 ? ChatRole::User : ChatRole::Assistant;
-    if (messages[i].role != expected) {
-      reject(kind, std::string("needs roles alternating user/assistant/user/… after one optional system "
-                               "message; message ") +
-                       std::to_string(i + 1) + " is " + toString(messages[i].role) + " where " +
-                       toString(expected) + " was expected");
-    }
-    if (expected == ChatRole::User) lastUser = i;
-  }
-  if (lastUser == messages.size()) reject(kind, "needs a user message");
+  const std::size_t lastUser = requireAlternation(kind, messages, first);
   // V1 puts the system prompt before the first user message, V3 and Tekken before the last one.
   const std::size_t systemAt = kind == ChatTemplateKind::MistralV1 ? first : lastUser;
   const std::string_view eos = options.eosToken.empty() ? std::string_view("</s>") : options.eosToken;
@@ -187,6 +195,60 @@ RenderedChat renderMistral(ChatTemplateKind kind, const std::vector<ChatMessage>
       w.add(eos);
       w.endResponse();
     }
+  }
+  return w.take();
+}
+
+// Gemma 3's template: the system message (untrimmed) and "\n\n" open the first user turn; every
+// content is trimmed; the assistant's role is "model".
+RenderedChat renderGemma(const std::vector<ChatMessage>& messages, const ChatTemplateOptions& options) {
+  requireMessages(ChatTemplateKind::Gemma, messages, options.addGenerationPrompt);
+  const std::size_t first = messages.front().role == ChatRole::System ? 1 : 0;
+  requireAlternation(ChatTemplateKind::Gemma, messages, first);
+  ChatWriter w;
+  w.add(options.bosToken.empty() ? "<bos>" : options.bosToken);
+  for (std::size_t i = first; i < messages.size(); ++i) {
+    const ChatMessage& m = messages[i];
+    const bool response = m.role == ChatRole::Assistant;
+    w.add(response ? "<start_of_turn>model\n" : "<start_of_turn>user\n");
+    if (i == first && first == 1) {
+      w.add(messages.front().content);
+      w.add("\n\n");
+    }
+    if (response) w.beginResponse();
+    w.add(stripPythonWhitespace(m.content));
+    w.add("<end_of_turn>");
+    if (response) w.endResponse();
+    w.add("\n");
+  }
+  if (options.addGenerationPrompt) w.add("<start_of_turn>model\n");
+  return w.take();
+}
+
+// Phi-3 (a newline after each role tag and each <|end|>) and Phi-4-mini (none): every message in
+// order, then the generation prompt or, when there is none, the EOS text.
+RenderedChat renderPhi(ChatTemplateKind kind, const std::vector<ChatMessage>& messages,
+                       const ChatTemplateOptions& options) {
+  requireMessages(kind, messages, options.addGenerationPrompt);
+  const char* const newline = kind == ChatTemplateKind::Phi3 ? "\n" : "";
+  ChatWriter w;
+  for (const ChatMessage& m : messages) {
+    const bool response = m.role == ChatRole::Assistant;
+    w.add("<|");
+    w.add(toString(m.role));
+    w.add("|>");
+    w.add(newline);
+    if (response) w.beginResponse();
+    w.add(m.content);
+    w.add("<|end|>");
+    if (response) w.endResponse();
+    w.add(newline);
+  }
+  if (options.addGenerationPrompt) {
+    w.add("<|assistant|>");
+    w.add(newline);
+  } else {
+    w.add(options.eosToken.empty() ? std::string_view("<|endoftext|>") : options.eosToken);
   }
   return w.take();
 }
@@ -241,6 +303,9 @@ RenderedChat renderChat(ChatTemplateKind kind, const std::vector<ChatMessage>& m
   case ChatTemplateKind::MistralV1:
   case ChatTemplateKind::MistralV3:
   case ChatTemplateKind::MistralTekken: return renderMistral(kind, messages, options);
+  case ChatTemplateKind::Gemma: return renderGemma(messages, options);
+  case ChatTemplateKind::Phi3:
+  case ChatTemplateKind::Phi4Mini: return renderPhi(kind, messages, options);
   case ChatTemplateKind::Alpaca: {
     requireMessages(kind, messages, options.addGenerationPrompt);
     const bool shapeOk =
@@ -277,7 +342,10 @@ bool templateOwnsSpecialTokens(ChatTemplateKind kind) {
   case ChatTemplateKind::Llama3:
   case ChatTemplateKind::MistralV1:
   case ChatTemplateKind::MistralV3:
-  case ChatTemplateKind::MistralTekken: return true;
+  case ChatTemplateKind::MistralTekken:
+  case ChatTemplateKind::Gemma:
+  case ChatTemplateKind::Phi3:
+  case ChatTemplateKind::Phi4Mini: return true;
   case ChatTemplateKind::ChatML:
   case ChatTemplateKind::Qwen3: return true;
   case ChatTemplateKind::Alpaca:
@@ -294,6 +362,9 @@ const char* toString(ChatTemplateKind kind) {
   case ChatTemplateKind::MistralV1: return "mistral-v1";
   case ChatTemplateKind::MistralV3: return "mistral-v3";
   case ChatTemplateKind::MistralTekken: return "mistral-tekken";
+  case ChatTemplateKind::Gemma: return "gemma";
+  case ChatTemplateKind::Phi3: return "phi3";
+  case ChatTemplateKind::Phi4Mini: return "phi4-mini";
   case ChatTemplateKind::Alpaca: return "alpaca";
   case ChatTemplateKind::Plain: return "plain";
   }
@@ -320,6 +391,9 @@ std::optional<ChatTemplateKind> parseChatTemplateKind(std::string_view text) {
   if (key == "mistralv1" || key == "mistral") return ChatTemplateKind::MistralV1;
   if (key == "mistralv3") return ChatTemplateKind::MistralV3;
   if (key == "mistraltekken" || key == "tekken") return ChatTemplateKind::MistralTekken;
+  if (key == "gemma" || key == "gemma2" || key == "gemma3") return ChatTemplateKind::Gemma;
+  if (key == "phi3" || key == "phi35") return ChatTemplateKind::Phi3;
+  if (key == "phi4mini") return ChatTemplateKind::Phi4Mini;
   if (key == "alpaca") return ChatTemplateKind::Alpaca;
   if (key == "plain" || key == "none") return ChatTemplateKind::Plain;
   return std::nullopt;
@@ -334,7 +408,7 @@ std::optional<ChatRole> parseChatRole(std::string_view text) {
 }
 
 std::string chatTemplateNames() {
-  return "chatml, qwen3, llama3, mistral-v1, mistral-v3, mistral-tekken, alpaca, plain";
+  return "chatml, qwen3, llama3, mistral-v1, mistral-v3, mistral-tekken, gemma, phi3, phi4-mini, alpaca, plain";
 }
 
 } // namespace lorafa

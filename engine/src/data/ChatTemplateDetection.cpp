@@ -52,12 +52,32 @@ std::string findDefaultSystemPrompt(std::string_view source) {
   return {};
 }
 
+// Whether the role tags of a Phi template ("<|user|>", "'<|' + message['role'] + '|>'") are
+// followed by a newline (Phi-3) or directly by the content (Phi-4-mini). Literal concatenations
+// (' + ') are removed first, so "'<|user|>' + '\n'" reads as "'<|user|>\n'".
+bool phiRoleTagEndsWithNewline(std::string_view source) {
+  std::string joined;
+  for (std::size_t i = 0; i < source.size();) {
+    const std::string_view rest = source.substr(i);
+    if (rest.substr(0, 5) == "' + '" || rest.substr(0, 5) == "\" + \"") {
+      i += 5;
+    } else {
+      joined += source[i++];
+    }
+  }
+  return contains(joined, "|>\n") || contains(joined, "|>\\n");
+}
+
 } // namespace
 
 ChatTemplateDetection detectChatTemplate(std::string_view source) {
   ChatTemplateDetection d;
   if (source.empty()) {
     d.note = "there is no chat_template";
+    return d;
+  }
+  if (contains(source, "<|im_sep|>")) {
+    d.note = "it is the Phi-4 format (<|im_start|>role<|im_sep|>), which the engine does not write";
     return d;
   }
   if (contains(source, "<|im_start|>")) {
@@ -104,11 +124,38 @@ ChatTemplateDetection detectChatTemplate(std::string_view source) {
     }
     return d;
   }
+  if (contains(source, "<start_of_turn>")) {
+    d.kind = ChatTemplateKind::Gemma;
+    if (!contains(source, "first_user_prefix") && contains(source, "System role not supported")) {
+      d.note = "this template (Gemma 1/2) rejects system messages; the engine writes one into the first user "
+               "turn, as Gemma 3's template does";
+    }
+    return d;
+  }
+  if (contains(source, "<|end|>") && (contains(source, "<|user|>") || contains(source, "<|assistant|>"))) {
+    if (!phiRoleTagEndsWithNewline(source)) {
+      d.kind = ChatTemplateKind::Phi4Mini;
+      if (contains(source, "tools")) d.note = "tool definitions are not written";
+      return d;
+    }
+    d.kind = ChatTemplateKind::Phi3;
+    // The engine writes Phi-3-mini's (and Phi-3.5-mini's) form; say where others differ.
+    if (contains(source, "bos_token")) {
+      d.note = "the template writes the BOS token first (Phi-3-small), which the engine's phi3 form does not";
+    }
+    if (!contains(source, "eos_token")) {
+      d.note += std::string(d.note.empty() ? "" : "; ") +
+                "the template writes no EOS after the last message and ignores system messages (Phi-3-medium), "
+                "where the engine's phi3 form writes both";
+    }
+    return d;
+  }
   if (contains(source, "### Instruction:") && contains(source, "### Response:")) {
     d.kind = ChatTemplateKind::Alpaca;
     return d;
   }
-  d.note = "none of its markers (<|im_start|>, <|start_header_id|>, [INST], ### Instruction:) were found";
+  d.note = "none of its markers (<|im_start|>, <|start_header_id|>, [INST], <start_of_turn>, <|user|> with "
+           "<|end|>, ### Instruction:) were found";
   return d;
 }
 

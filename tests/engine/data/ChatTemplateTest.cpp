@@ -1,6 +1,8 @@
 // Chat templates against strings written out by hand from each template's public documentation:
 // Qwen's ChatML examples, Meta's Llama 3 prompt-format page, the table of Mistral's tokenization
-// guide (docs.mistral.ai, "Templates"), and the prompts of Stanford Alpaca's train.py.
+// guide (docs.mistral.ai, "Templates"), Google's Gemma formatting page (ai.google.dev, "Gemma
+// formatting and system instructions"), the Phi-3/Phi-4-mini model cards' chat formats, and the
+// prompts of Stanford Alpaca's train.py.
 #include "DataTestSupport.h"
 
 #include "lorafa/ChatTemplate.h"
@@ -234,15 +236,63 @@ TEST(ChatTemplate, PlainWritesContentsWithNewlinesAndEos) {
   EXPECT_EQ(spans(r), (Strings{"Answer<|endoftext|>", "Done<|endoftext|>"}));
 }
 
+TEST(ChatTemplate, GemmaWritesTurnsWithModelAsTheAssistantRole) {
+  const RenderedChat r = renderChat(ChatTemplateKind::Gemma, {user(" Hello \n"), bot("Hi there!\n"),
+                                                               user("Bye"), bot("Goodbye.")});
+  EXPECT_EQ(r.text, "<bos><start_of_turn>user\nHello<end_of_turn>\n<start_of_turn>model\nHi there!<end_of_turn>\n"
+                    "<start_of_turn>user\nBye<end_of_turn>\n<start_of_turn>model\nGoodbye.<end_of_turn>\n");
+  // The trimmed answer and <end_of_turn> are learned; the newline after it is not.
+  EXPECT_EQ(spans(r), (Strings{"Hi there!<end_of_turn>", "Goodbye.<end_of_turn>"}));
+}
+
+TEST(ChatTemplate, GemmaPutsTheSystemPromptIntoTheFirstUserTurnAndEndsWithTheModelTurn) {
+  ChatTemplateOptions options;
+  options.addGenerationPrompt = true;
+  options.bosToken = "<BOS>";
+  const RenderedChat r = renderChat(ChatTemplateKind::Gemma, {sys("Be brief. "), user("Hi")}, options);
+  // The system text is not trimmed; the user's is.
+  EXPECT_EQ(r.text, "<BOS><start_of_turn>user\nBe brief. \n\nHi<end_of_turn>\n<start_of_turn>model\n");
+  EXPECT_TRUE(r.responseSpans.empty());
+  EXPECT_THROW(renderChat(ChatTemplateKind::Gemma, {user("a"), user("b")}), std::invalid_argument);
+  EXPECT_THROW(renderChat(ChatTemplateKind::Gemma, {bot("a")}), std::invalid_argument);
+}
+
+TEST(ChatTemplate, Phi3WritesRoleTagsWithNewlinesAndEndsWithEos) {
+  const RenderedChat r =
+      renderChat(ChatTemplateKind::Phi3, {sys("You are helpful."), user("Hi"), bot("Hello!"), user("Bye"), bot(" Bye ")});
+  EXPECT_EQ(r.text, "<|system|>\nYou are helpful.<|end|>\n<|user|>\nHi<|end|>\n<|assistant|>\nHello!<|end|>\n"
+                    "<|user|>\nBye<|end|>\n<|assistant|>\n Bye <|end|>\n<|endoftext|>");
+  EXPECT_EQ(spans(r), (Strings{"Hello!<|end|>", " Bye <|end|>"}));
+  ChatTemplateOptions options;
+  options.addGenerationPrompt = true;
+  EXPECT_EQ(renderChat(ChatTemplateKind::Phi3, {user("Hi")}, options).text, "<|user|>\nHi<|end|>\n<|assistant|>\n");
+}
+
+TEST(ChatTemplate, Phi4MiniWritesRoleTagsWithoutNewlines) {
+  ChatTemplateOptions options;
+  options.eosToken = "</eos>";
+  const RenderedChat r =
+      renderChat(ChatTemplateKind::Phi4Mini, {sys("You are helpful."), user("Hi"), bot("Hello!")}, options);
+  EXPECT_EQ(r.text, "<|system|>You are helpful.<|end|><|user|>Hi<|end|><|assistant|>Hello!<|end|></eos>");
+  EXPECT_EQ(spans(r), Strings{"Hello!<|end|>"});
+  options.addGenerationPrompt = true;
+  EXPECT_EQ(renderChat(ChatTemplateKind::Phi4Mini, {user("Hi")}, options).text, "<|user|>Hi<|end|><|assistant|>");
+}
+
 TEST(ChatTemplate, NamesRoundTrip) {
   for (const ChatTemplateKind kind :
        {ChatTemplateKind::ChatML, ChatTemplateKind::Qwen3, ChatTemplateKind::Llama3,
         ChatTemplateKind::MistralV1, ChatTemplateKind::MistralV3, ChatTemplateKind::MistralTekken,
+        ChatTemplateKind::Gemma, ChatTemplateKind::Phi3, ChatTemplateKind::Phi4Mini,
         ChatTemplateKind::Alpaca, ChatTemplateKind::Plain}) {
     EXPECT_EQ(parseChatTemplateKind(toString(kind)), kind) << toString(kind);
   }
   EXPECT_EQ(parseChatTemplateKind("Mistral_V3"), ChatTemplateKind::MistralV3);
   EXPECT_EQ(parseChatTemplateKind("llama-3"), ChatTemplateKind::Llama3);
+  EXPECT_EQ(parseChatTemplateKind("Gemma3"), ChatTemplateKind::Gemma);
+  EXPECT_EQ(parseChatTemplateKind("phi-3.5"), std::nullopt); // "." is not a separator
+  EXPECT_EQ(parseChatTemplateKind("phi_4_mini"), ChatTemplateKind::Phi4Mini);
+  EXPECT_NE(chatTemplateNames().find("gemma, phi3, phi4-mini"), std::string::npos);
   EXPECT_FALSE(parseChatTemplateKind("vicuna"));
   EXPECT_EQ(parseChatRole("human"), ChatRole::User);
   EXPECT_EQ(parseChatRole("gpt"), ChatRole::Assistant);
@@ -299,9 +349,51 @@ TEST(ChatTemplateDetection, UnrecognisedTemplatesSayWhy) {
       detectChatTemplate("{{ bos_token + '[INST] <<SYS>>\\n' + system + '\\n<</SYS>>\\n\\n' }}");
   EXPECT_FALSE(llama2.kind);
   EXPECT_NE(llama2.note.find("Llama 2"), std::string::npos);
-  const ChatTemplateDetection other = detectChatTemplate("<start_of_turn>user\n{{ content }}<end_of_turn>");
+  const ChatTemplateDetection other = detectChatTemplate("USER: {{ content }} ASSISTANT:");
   EXPECT_FALSE(other.kind);
   EXPECT_FALSE(other.note.empty());
+  const ChatTemplateDetection phi4 =
+      detectChatTemplate("{{'<|im_start|>' + message['role'] + '<|im_sep|>' + message['content'] + '<|im_end|>'}}");
+  EXPECT_FALSE(phi4.kind);
+  EXPECT_NE(phi4.note.find("Phi-4"), std::string::npos);
+}
+
+TEST(ChatTemplateDetection, RecognisesGemmaAndSaysWhatGemma2sTemplateDiffersIn) {
+  const ChatTemplateDetection gemma3 = detectChatTemplate(
+      "{%- set first_user_prefix = messages[0]['content'] + '\n\n' -%}{{ '<start_of_turn>' + role + '\n' + "
+      "(first_user_prefix if loop.first else \"\") }}");
+  EXPECT_EQ(gemma3.kind, ChatTemplateKind::Gemma);
+  EXPECT_EQ(gemma3.note, "");
+  const ChatTemplateDetection gemma2 = detectChatTemplate(
+      "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+      "{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}");
+  EXPECT_EQ(gemma2.kind, ChatTemplateKind::Gemma);
+  EXPECT_NE(gemma2.note.find("rejects system messages"), std::string::npos);
+}
+
+TEST(ChatTemplateDetection, TellsPhi3FromPhi4MiniByTheNewlineAfterTheRoleTag) {
+  const ChatTemplateDetection mini = detectChatTemplate(
+      "{% if message['role'] == 'system' %}{{'<|system|>\n' + message['content'] + '<|end|>\n'}}{% endif %}"
+      "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% else %}{{ eos_token }}{% endif %}");
+  EXPECT_EQ(mini.kind, ChatTemplateKind::Phi3);
+  EXPECT_EQ(mini.note, "");
+  // Escaped newlines, and a tag and its newline written as two literals.
+  EXPECT_EQ(detectChatTemplate("{{'<|user|>\\n' + message['content'] + '<|end|>'}}{{ eos_token }}").kind,
+            ChatTemplateKind::Phi3);
+  const ChatTemplateDetection medium = detectChatTemplate(
+      "{{'<|user|>' + '\n' + message['content'] + '<|end|>' + '\n' + '<|assistant|>' + '\n'}}");
+  EXPECT_EQ(medium.kind, ChatTemplateKind::Phi3);
+  EXPECT_NE(medium.note.find("no EOS"), std::string::npos);
+  const ChatTemplateDetection small = detectChatTemplate(
+      "{{ bos_token }}{{'<|' + message['role'] + '|>' + '\n' + message['content'] + '<|end|>\n' }}"
+      "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% else %}{{ eos_token }}{% endif %}");
+  EXPECT_EQ(small.kind, ChatTemplateKind::Phi3);
+  EXPECT_NE(small.note.find("BOS"), std::string::npos);
+  const ChatTemplateDetection phi4mini = detectChatTemplate(
+      "{{ '<|' + message['role'] + '|>' + message['content'] + '<|end|>' }}{% if add_generation_prompt %}"
+      "{{ '<|assistant|>' }}{% else %}{{ eos_token }}{% endif %}");
+  EXPECT_EQ(phi4mini.kind, ChatTemplateKind::Phi4Mini);
+  EXPECT_EQ(phi4mini.note, "");
 }
 
 TEST(ChatTemplateDetection, ResolveUsesTheRequestTheTokenizerOrTheFallbackAndOtherwiseAsks) {
@@ -324,7 +416,7 @@ TEST(ChatTemplateDetection, ResolveUsesTheRequestTheTokenizerOrTheFallbackAndOth
   EXPECT_TRUE(chosen.fromTokenizer);
   EXPECT_EQ(chosen.defaultSystemPrompt, "You are a helpful assistant.");
   // An unrecognised one: the user must choose, even with a fallback.
-  tokenizer.setChatTemplate("<start_of_turn>user");
+  tokenizer.setChatTemplate("USER: {{ content }}");
   EXPECT_THROW(resolveChatTemplate(tokenizer, std::nullopt, ChatTemplateKind::Alpaca), std::invalid_argument);
   EXPECT_EQ(resolveChatTemplate(tokenizer, ChatTemplateKind::Plain).kind, ChatTemplateKind::Plain);
 }

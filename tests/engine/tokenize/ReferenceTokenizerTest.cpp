@@ -180,6 +180,13 @@ INSTANTIATE_TEST_SUITE_P(Tokenizers, ReferenceTokenizerTest,
                            return name;
                          });
 
+// Small tokenizers built with the pipelines of Gemma 3 (SentencePiece BPE converted by
+// transformers) and Phi-4-mini (byte-level BPE over the o200k split pattern); see their NOTICEs.
+INSTANTIATE_TEST_SUITE_P(ChatModelFamilies, ReferenceTokenizerTest, ::testing::Values("gemma3", "phi4-mini"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param == "phi4-mini" ? std::string("phi4_mini") : info.param;
+                         });
+
 TEST(ReferenceTokenizerTest, SpecialTokensAndChatTemplateComeFromTokenizerConfig) {
   const auto qwen = lorafa::Tokenizer::load((kFixtures / "qwen3").string());
   EXPECT_EQ(qwen->eosId(), qwen->tokenToId("<|im_end|>"));
