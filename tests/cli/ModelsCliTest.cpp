@@ -15,21 +15,13 @@ using lorafa::testing::ProcessResult;
 using lorafa::testing::pythonExecutable;
 using lorafa::testing::readFile;
 using lorafa::testing::runProcess;
-using lorafa::testing::TempDir;
-using lorafa::testing::tinyLlamaRepoFiles;
+using lorafa::testing::TinyHubFixture;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct CliFixture {
-  TempDir dir{"models-cli"};
-  FakeHub hub;
-  std::map<std::string, fs::path> files;
-  explicit CliFixture(const FakeHubOptions& options = {}) : hub(dir.path / "server", options) {
-    files = tinyLlamaRepoFiles(dir.path / "scratch");
-    hub.addRepo("org/tiny", files);
-    hub.addRepo("org/gated", files);
-  }
+struct CliFixture : TinyHubFixture {
+  explicit CliFixture(const FakeHubOptions& options = {}) : TinyHubFixture("models-cli", options) {}
   fs::path cache() const { return dir.path / "hf/hub"; }
   std::map<std::string, std::string> env(const std::string& token = "") const {
     return {{"HF_HUB_CACHE", cache().string()}, {"HF_ENDPOINT", hub.endpoint()}, {"HF_TOKEN", token},

@@ -32,7 +32,7 @@ struct KilledRun {
 };
 
 std::string recordedSum(const fs::path& checkpoint, const std::string& file) {
-  std::istringstream list(readText(checkpoint / kCheckpointChecksumsFile));
+  std::istringstream list(readFile(checkpoint / kCheckpointChecksumsFile));
   std::string line;
   while (std::getline(list, line)) {
     if (line.size() > 66 && line.substr(66) == file) return line.substr(0, 64);
@@ -100,7 +100,7 @@ TEST(CorruptCheckpointDrill, AMissingChecksumListIsReportedAndAnOldCheckpointLoa
       << exported.err;
   // Step 4 as written before checksums existed: no list and no declaration. It loads, unverified.
   const fs::path statePath = run.checkpoint(4) / "trainer_state.json";
-  nlohmann::ordered_json state = nlohmann::ordered_json::parse(readText(statePath));
+  nlohmann::ordered_json state = nlohmann::ordered_json::parse(readFile(statePath));
   state.erase("checksums");
   std::ofstream(statePath) << state.dump(2) << "\n";
   const ChildResult resumed = runLorafa({"resume", "1", "--store", run.store.string()}, run.root.path);

@@ -12,6 +12,8 @@
 #include "models/ModelConfig.h"
 #include "models/ModelFactory.h"
 
+#include "ChildProcess.h"
+
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <torch/torch.h>
@@ -40,136 +42,32 @@ namespace lorafa::drills {
 
 namespace fs = std::filesystem;
 
-/// A fresh folder under the system's temporary folder, removed at the end.
-struct TempRoot {
-  fs::path path;
-  explicit TempRoot(const std::string& name)
-      : path(fs::temp_directory_path() / ("lorafa-drill-" + name + "-" + std::to_string(::getpid()) + "-" +
-                                          std::to_string(std::random_device{}()))) {
-    fs::create_directories(path);
-  }
-  ~TempRoot() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using testing::readFile;
+using ChildResult = testing::ProcessResult;
 
-/// How a child ended and what it printed.
-struct ChildResult {
-  bool exited = false;
-  int exitCode = -1;
-  bool signaled = false;
-  int signal = 0;
-  std::string out;
-  std::string err;
-  bool killedBySigkill() const { return signaled && signal == SIGKILL; }
-  std::string describe() const {
-    return (exited ? "exit " + std::to_string(exitCode) : signaled ? "signal " + std::to_string(signal) : std::string("?")) +
-           "\n--- stdout\n" + out + "\n--- stderr\n" + err;
-  }
+/// A fresh folder "lorafa-drill-NAME-…" under the system's temporary folder, removed at the end.
+struct TempRoot : testing::TempDir {
+  explicit TempRoot(const std::string& name) : TempDir("drill-" + name) {}
 };
 
 struct ChildOptions {
-  std::string faultKillAt;          ///< LORAFA_FAULT_KILL_AT for the child
+  std::string faultKillAt;          ///< LORAFA_FAULT_KILL_AT for the child (none when empty)
   std::optional<rlim_t> fileSizeLimit; ///< RLIMIT_FSIZE in bytes, SIGXFSZ ignored: writes fail with EFBIG
 };
 
-inline std::string readText(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 /// A running `lorafa` child.
-class Child {
+class Child : public testing::ChildProcess {
 public:
-  Child(const std::vector<std::string>& args, const fs::path& logDir, const ChildOptions& options = {}) {
-    static int counter = 0;
-    const std::string tag = std::to_string(++counter);
-    m_outPath = logDir / ("child-" + tag + ".out");
-    m_errPath = logDir / ("child-" + tag + ".err");
-    // Everything allocated before fork: the parent has threads (LibTorch), so the child may only
-    // make async-signal-safe calls until exec.
-    std::vector<std::string> env;
-    for (char** e = environ; *e != nullptr; ++e) {
-      if (std::string(*e).rfind("LORAFA_FAULT_KILL_AT=", 0) != 0) env.emplace_back(*e);
-    }
-    if (!options.faultKillAt.empty()) env.push_back("LORAFA_FAULT_KILL_AT=" + options.faultKillAt);
-    std::vector<char*> envp;
-    for (std::string& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    std::vector<std::string> argStrings{LORAFA_CLI};
-    argStrings.insert(argStrings.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& a : argStrings) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const std::string outPath = m_outPath.string();
-    const std::string errPath = m_errPath.string();
-    const bool limit = options.fileSizeLimit.has_value();
-    const rlimit fileSize{limit ? *options.fileSizeLimit : 0, limit ? *options.fileSizeLimit : 0};
-    m_pid = ::fork();
-    if (m_pid == 0) {
-      const int out = ::open(outPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      const int err = ::open(errPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(out, STDOUT_FILENO);
-      ::dup2(err, STDERR_FILENO);
-      if (limit) {
-        ::signal(SIGXFSZ, SIG_IGN); // kept across exec: a write past the limit fails with EFBIG
-        ::setrlimit(RLIMIT_FSIZE, &fileSize);
-      }
-      ::execve(argv[0], argv.data(), envp.data());
-      _exit(127);
-    }
-  }
-  ~Child() {
-    if (!m_reaped && m_pid > 0) {
-      ::kill(m_pid, SIGKILL);
-      int status = 0;
-      ::waitpid(m_pid, &status, 0);
-    }
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  pid_t pid() const { return m_pid; }
-  /// Whether it is still running (reaps it when it ended).
-  bool running() {
-    if (m_reaped) return false;
-    int status = 0;
-    const pid_t r = ::waitpid(m_pid, &status, WNOHANG);
-    if (r == m_pid) {
-      record(status);
-      return false;
-    }
-    return true;
-  }
-  void sigkill() {
-    if (!m_reaped) ::kill(m_pid, SIGKILL);
-  }
-  ChildResult wait() {
-    if (!m_reaped) {
-      int status = 0;
-      ::waitpid(m_pid, &status, 0);
-      record(status);
-    }
-    m_result.out = readText(m_outPath);
-    m_result.err = readText(m_errPath);
-    return m_result;
-  }
+  Child(const std::vector<std::string>& args, const fs::path& logDir, const ChildOptions& options = {})
+      : ChildProcess(cliArguments(args), {{"LORAFA_FAULT_KILL_AT", options.faultKillAt}}, logDir,
+                     options.fileSizeLimit) {}
 
 private:
-  void record(int status) {
-    m_reaped = true;
-    m_result.exited = WIFEXITED(status);
-    m_result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    m_result.signaled = WIFSIGNALED(status);
-    m_result.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  static std::vector<std::string> cliArguments(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{LORAFA_CLI};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
   }
-  pid_t m_pid = -1;
-  bool m_reaped = false;
-  ChildResult m_result;
-  fs::path m_outPath, m_errPath;
 };
 
 inline ChildResult runLorafa(const std::vector<std::string>& args, const fs::path& logDir, const ChildOptions& options = {}) {

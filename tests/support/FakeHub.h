@@ -6,6 +6,8 @@
 //
 // Needs LORAFA_FAKE_HUB_SCRIPT and LORAFA_PYTHON (the project's venv Python; python3 otherwise).
 
+#include "ChildProcess.h"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -28,34 +30,6 @@ namespace lorafa::testing {
 
 namespace fs = std::filesystem;
 
-/// A fresh folder under the system's temporary folder, removed at the end.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name)
-      : path(fs::temp_directory_path() /
-             ("lorafa-" + name + "-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()))) {
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
-
-inline std::string readFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-inline void writeFile(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary) << text;
-}
-
 /// The Python that runs helper scripts: the project's venv when CMake found one, else python3.
 inline std::string pythonExecutable() {
 #ifdef LORAFA_PYTHON
@@ -64,91 +38,6 @@ inline std::string pythonExecutable() {
   return "/usr/bin/python3";
 }
 
-/// How a child process ended and what it printed.
-struct ProcessResult {
-  int exitCode = -1; ///< -1 when it did not exit normally
-  std::string out;
-  std::string err;
-  std::string describe() const {
-    return "exit " + std::to_string(exitCode) + "\n--- stdout\n" + out + "\n--- stderr\n" + err;
-  }
-};
-
-/// A child process: `argv[0]` is run with the parent's environment plus `setEnv` (an empty value
-/// removes the variable); stdout and stderr go to files in `logDir`.
-class ChildProcess {
-public:
-  ChildProcess(const std::vector<std::string>& argv, const std::map<std::string, std::string>& setEnv,
-               const fs::path& logDir) {
-    static int counter = 0;
-    const std::string tag = std::to_string(::getpid()) + "-" + std::to_string(++counter);
-    m_outPath = logDir / ("child-" + tag + ".out");
-    m_errPath = logDir / ("child-" + tag + ".err");
-    // Everything is allocated before fork: the child only makes async-signal-safe calls.
-    std::vector<std::string> env;
-    for (char** e = environ; *e != nullptr; ++e) {
-      const std::string entry(*e);
-      if (setEnv.count(entry.substr(0, entry.find('='))) == 0) env.push_back(entry);
-    }
-    for (const auto& [name, value] : setEnv) {
-      if (!value.empty()) env.push_back(name + "=" + value);
-    }
-    std::vector<std::string> args = argv;
-    std::vector<char*> envp, argp;
-    for (std::string& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    for (std::string& a : args) argp.push_back(a.data());
-    argp.push_back(nullptr);
-    const std::string outPath = m_outPath.string(), errPath = m_errPath.string();
-    m_pid = ::fork();
-    if (m_pid == 0) {
-      const int out = ::open(outPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      const int err = ::open(errPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(out, STDOUT_FILENO);
-      ::dup2(err, STDERR_FILENO);
-      ::execve(argp[0], argp.data(), envp.data());
-      _exit(127);
-    }
-  }
-  ~ChildProcess() {
-    if (m_pid > 0 && !m_reaped) {
-      ::kill(m_pid, SIGKILL);
-      wait();
-    }
-  }
-  ChildProcess(const ChildProcess&) = delete;
-  ChildProcess& operator=(const ChildProcess&) = delete;
-
-  pid_t pid() const { return m_pid; }
-  void signal(int sig) { ::kill(m_pid, sig); }
-  ProcessResult wait() {
-    if (!m_reaped) {
-      int status = 0;
-      ::waitpid(m_pid, &status, 0);
-      m_reaped = true;
-      m_result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    }
-    m_result.out = readFile(m_outPath);
-    m_result.err = readFile(m_errPath);
-    return m_result;
-  }
-  std::string outputSoFar() const { return readFile(m_outPath); }
-  std::string errorSoFar() const { return readFile(m_errPath); }
-
-private:
-  pid_t m_pid = -1;
-  bool m_reaped = false;
-  ProcessResult m_result;
-  fs::path m_outPath, m_errPath;
-};
-
-inline ProcessResult runProcess(const std::vector<std::string>& argv, const std::map<std::string, std::string>& setEnv,
-                                const fs::path& logDir) {
-  ChildProcess child(argv, setEnv, logDir);
-  return child.wait();
-}
-
-/// What fake_hub.py should do beyond serving the repositories.
 struct FakeHubOptions {
   bool dropOnce = false;          ///< drop the connection half way through the first LFS download
   double rateBytesPerSecond = 0;  ///< throttle bodies (0: unlimited)
@@ -238,6 +127,20 @@ inline std::map<std::string, fs::path> tinyLlamaRepoFiles(const fs::path& scratc
           {"README.md", scratch / "README.md"},
           {"pytorch_model.bin", scratch / "pytorch_model.bin"}};
 }
+
+/// A temporary folder and a fake hub serving org/tiny and org/gated (the tiny Llama files; which
+/// repos are gated is up to `options`), not started yet.
+struct TinyHubFixture {
+  TempDir dir;
+  FakeHub hub;
+  std::map<std::string, fs::path> files;
+  TinyHubFixture(const std::string& name, const FakeHubOptions& options)
+      : dir(name), hub(dir.path / "server", options) {
+    files = tinyLlamaRepoFiles(dir.path / "scratch");
+    hub.addRepo("org/tiny", files);
+    hub.addRepo("org/gated", files);
+  }
+};
 
 /// A snapshot in a hub cache written by hand, the way huggingface_hub lays it out: each file's
 /// content in blobs/<name>, a relative symlink from snapshots/<commit>/<file>, refs/<ref>.

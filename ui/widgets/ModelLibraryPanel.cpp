@@ -11,6 +11,7 @@
 #include <QGridLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QAbstractButton>
 #include <QLabel>
 #include <QLineEdit>
 #include <QProgressBar>
@@ -88,6 +89,10 @@ ModelLibraryPanel::ModelLibraryPanel(StudioContext& context, QWidget* parent) : 
   m_table->horizontalHeader()->setSectionResizeMode(kModel, QHeaderView::Stretch);
   m_table->horizontalHeader()->setSectionResizeMode(kSupported, QHeaderView::Stretch);
   m_table->setToolTip(tr("Models in the Hugging Face cache and in the folders you added. Double-click one to open it."));
+  // The table's own corner button (select all) is an input too.
+  for (QAbstractButton* corner : m_table->findChildren<QAbstractButton*>()) {
+    corner->setToolTip(tr("Select every row"));
+  }
   layout->addWidget(m_table, 1);
 
   m_scanStatus = new QLabel(this);
@@ -98,8 +103,10 @@ ModelLibraryPanel::ModelLibraryPanel(StudioContext& context, QWidget* parent) : 
   auto* buttons = new QHBoxLayout();
   m_useButton = new QPushButton(tr("&Use this model"), this);
   m_useButton->setObjectName("useLibraryModelButton");
+  m_useButton->setToolTip(tr("Open the selected model on this page: its folder becomes the run's model."));
   m_refreshButton = new QPushButton(tr("Re&fresh"), this);
   m_refreshButton->setObjectName("refreshLibraryButton");
+  m_refreshButton->setToolTip(tr("Scan the Hugging Face cache and the added folders again."));
   m_addButton = new QPushButton(tr("&Add folder…"), this);
   m_addButton->setObjectName("addLibraryFolderButton");
   m_addButton->setToolTip(tr("Add a model folder, or a folder of model folders, to the library."));
@@ -128,6 +135,8 @@ ModelLibraryPanel::ModelLibraryPanel(StudioContext& context, QWidget* parent) : 
   m_revisionEdit->setMaximumWidth(140);
   m_downloadButton = new QPushButton(tr("&Download"), this);
   m_downloadButton->setObjectName("downloadButton");
+  m_downloadButton->setToolTip(tr("Download the repository into the Hugging Face cache (resumes an interrupted "
+                                  "download); it then appears in the table."));
   m_cancelButton = new QPushButton(tr("&Cancel"), this);
   m_cancelButton->setObjectName("cancelDownloadButton");
   m_cancelButton->setToolTip(tr("Stop the download; what arrived is kept and the next download of it resumes."));

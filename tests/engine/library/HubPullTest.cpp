@@ -13,22 +13,14 @@ using namespace lorafa;
 using lorafa::testing::FakeHub;
 using lorafa::testing::FakeHubOptions;
 using lorafa::testing::readFile;
-using lorafa::testing::TempDir;
-using lorafa::testing::tinyLlamaRepoFiles;
+using lorafa::testing::TinyHubFixture;
 namespace fs = std::filesystem;
 
 namespace {
 
 /// A fake hub with org/tiny (and whatever `options` gate), and pull options pointing at it.
-struct Fixture {
-  TempDir dir{"hub-pull"};
-  FakeHub hub;
-  std::map<std::string, fs::path> files;
-  explicit Fixture(const FakeHubOptions& options = {}) : hub(dir.path / "server", options) {
-    files = tinyLlamaRepoFiles(dir.path / "scratch");
-    hub.addRepo("org/tiny", files);
-    hub.addRepo("org/gated", files);
-  }
+struct Fixture : TinyHubFixture {
+  explicit Fixture(const FakeHubOptions& options = {}) : TinyHubFixture("hub-pull", options) {}
   HubPullOptions options(const std::string& repo = "org/tiny") const {
     HubPullOptions o;
     o.repoId = repo;
