@@ -82,6 +82,18 @@ CASES: dict[str, Case] = {c.name: c for c in [
          _llama_like(tf.Qwen3Config, head_dim=32, tie_word_embeddings=True,
                      rope_parameters={"rope_type": "default", "rope_theta": 1000000.0}),
          tf.Qwen3ForCausalLM),
+    # Qwen3 with YaRN for long context (as the Qwen3 model cards describe): factor 4 over 16
+    # original positions.
+    Case("qwen3_yarn", "causal",
+         _llama_like(tf.Qwen3Config, head_dim=16,
+                     rope_parameters={"rope_type": "yarn", "rope_theta": 1000000.0, "factor": 4.0,
+                                      "original_max_position_embeddings": 16}),
+         tf.Qwen3ForCausalLM),
+    # SmolLM3: every 4th layer without RoPE (NoPE); with use_sliding_window those layers slide.
+    Case("smollm3", "causal",
+         _llama_like(tf.SmolLM3Config, num_hidden_layers=4, use_sliding_window=True, sliding_window=5,
+                     tie_word_embeddings=True),
+         tf.SmolLM3ForCausalLM),
     # Gemma 3 text (gemma-3-1b layout): (1 + w) norms around attention and MLP, q/k norms, scaled
     # embeddings, GeGLU (tanh GELU), query_pre_attn_scalar, sliding layers (window 4) with their
     # own RoPE base next to a global layer with linear scaling, final logit soft-capping.

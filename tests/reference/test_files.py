@@ -5,8 +5,8 @@ loads in ours with PEFT's numbers.
   transformers base, gives the logits our engine gives with the same adapter; our merged
   checkpoint (lorafa export --merged), loaded by transformers' Auto class, gives them too.
   Every family: Llama (LoRA-FA, LoRA, and full fine-tuning, whose merged checkpoint is the only
-  export), Qwen2, Qwen3, Mistral, Gemma 3 (LoRA-FA and full), Phi-3 (adapters on the fused
-  qkv_proj and gate_up_proj), Phi-4-mini, GPT-2 (Conv1D layers: fan_in_fan_out), the Llama,
+  export), Qwen2, Qwen3 (also with YaRN), Mistral, Gemma 3 (LoRA-FA and full), Phi-3 (adapters on
+  the fused qkv_proj and gate_up_proj), Phi-4-mini, SmolLM3, GPT-2 (Conv1D layers: fan_in_fan_out), the Llama,
   Qwen3, BERT and RoBERTa sequence classifiers (head in modules_to_save) and T5; merged
   checkpoints in one file and sharded (model.safetensors.index.json, --shard-size).
 - An adapter saved by PEFT (several target sets, GPT-2's fan_in_fan_out, a classifier head in
@@ -72,6 +72,8 @@ EXPORT_RUNS = [
     ("gemma3_text", "full", TEXT, None, None),
     ("phi3", "lora-fa", TEXT, "qkv_proj,gate_up_proj", None),  # the fused projections, as PEFT names them
     ("phi4_mini", "lora", TEXT, "all-linear", None),
+    ("smollm3", "lora-fa", TEXT, "all-linear", None),
+    ("qwen3_yarn", "lora-fa", TEXT, "q_proj,v_proj", None),
 ]
 
 

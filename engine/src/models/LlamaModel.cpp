@@ -48,6 +48,26 @@ at::Tensor ropeInverseFrequencies(const RopeSettings& rope, std::int64_t dim, bo
   } else if (s.type == "longrope") {
     const std::vector<double>& factors = longFactors ? s.longFactor : s.shortFactor;
     invFreq = invFreq / at::tensor(factors, opts);
+  } else if (s.type == "yarn") {
+    // YaRN: frequencies rotating fewer than beta_slow times over the original length are
+    // interpolated (divided by factor), those rotating more than beta_fast times kept, a linear
+    // ramp over the dimensions in between.
+    const double d = static_cast<double>(dim);
+    auto correctionDim = [&](double rotations) {
+      return d * std::log(static_cast<double>(s.originalMaxPositions) / (rotations * 2.0 * M_PI)) /
+             (2.0 * std::log(rope.theta));
+    };
+    double low = correctionDim(s.betaFast), high = correctionDim(s.betaSlow);
+    if (s.truncate) {
+      low = std::floor(low);
+      high = std::ceil(high);
+    }
+    low = std::max(low, 0.0);
+    high = std::min(high, d - 1.0);
+    if (low == high) high += 0.001; // as transformers: no division by zero
+    const at::Tensor ramp = ((at::arange(0, dim / 2, opts) - low) / (high - low)).clamp(0.0, 1.0);
+    const at::Tensor keep = 1.0 - ramp; // the share of the original (extrapolated) frequency
+    invFreq = (invFreq / s.factor) * (1.0 - keep) + invFreq * keep;
   }
   return invFreq;
 }
@@ -58,8 +78,8 @@ at::Tensor ropeInverseFrequencies(const ModelConfig& c) {
 
 class LlamaModel::Block : public torch::nn::Module {
 public:
-  Block(const ModelConfig& c, const std::string& prefix, LinearRegistry& registry, bool sliding)
-      : m_sliding(sliding), m_heads(c.numHeads), m_kvHeads(c.numKvHeads), m_headDim(c.headDim),
+  Block(const ModelConfig& c, const std::string& prefix, LinearRegistry& registry, bool sliding, bool rotary)
+      : m_sliding(sliding), m_rotary(rotary), m_heads(c.numHeads), m_kvHeads(c.numKvHeads), m_headDim(c.headDim),
         m_rotaryDim(c.rotaryDim > 0 ? c.rotaryDim : c.headDim), m_intermediate(c.intermediateSize),
         m_scale(c.attentionScale > 0.0 ? c.attentionScale : 1.0 / std::sqrt(static_cast<double>(c.headDim))),
         m_act(c.hiddenAct) {
@@ -154,6 +174,7 @@ private:
   /// Rotary embedding of the first rotaryDim dims of each head (all of them but for Phi-4-mini's
   /// partial rotary); x [B, H, T, D].
   at::Tensor rotate(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) const {
+    if (!m_rotary) return x; // SmolLM3's layers without positions (NoPE)
     if (m_rotaryDim == m_headDim) return x * cos + rotateHalf(x) * sin;
     const at::Tensor rot = x.slice(-1, 0, m_rotaryDim);
     return at::cat({rot * cos + rotateHalf(rot) * sin, x.slice(-1, m_rotaryDim)}, -1);
@@ -184,6 +205,7 @@ private:
   }
 
   bool m_sliding;
+  bool m_rotary;
   std::int64_t m_heads, m_kvHeads, m_headDim, m_rotaryDim, m_intermediate;
   double m_scale;
   std::string m_act;
@@ -201,7 +223,9 @@ LlamaModel::LlamaModel(const ModelConfig& c, const c10::TensorOptions& options) 
     const bool sliding = c.slidingWindow > 0 && static_cast<std::size_t>(i) < c.slidingLayers.size() &&
                          c.slidingLayers[static_cast<std::size_t>(i)];
     m_anySliding = m_anySliding || sliding;
-    m_layers->append(std::make_shared<Block>(c, "model.layers." + std::to_string(i) + ".", registry(), sliding));
+    const bool rotary = c.ropeLayers.empty() || c.ropeLayers[static_cast<std::size_t>(i)];
+    m_layers->append(
+        std::make_shared<Block>(c, "model.layers." + std::to_string(i) + ".", registry(), sliding, rotary));
   }
   m_norm = m_body->register_module("norm", std::make_shared<RmsNorm>(c.hiddenSize, c.normEps, options, c.gemmaNorms));
   if (c.isSequenceClassifier()) {
@@ -241,6 +265,8 @@ std::pair<at::Tensor, at::Tensor> LlamaModel::rotary(const Rotary& table, std::i
     // LongRoPE: the long factors once the sequence outgrows the pretraining length; cos and sin
     // scaled by the attention factor either way.
     if (total > scaling.originalMaxPositions) invFreq = table.longInvFreq;
+    attentionFactor = scaling.attentionFactor;
+  } else if (scaling.type == "yarn") {
     attentionFactor = scaling.attentionFactor;
   }
   at::Tensor emb;

@@ -85,17 +85,34 @@ RopeSettings parseRopeObject(const ConfigReader& r, const Json& j, const std::st
   scaling.type = s.string("rope_type", s.string("type", "default"));
   if (scaling.type == "su") scaling.type = "longrope"; // Phi-3's first name for it
   const std::int64_t maxPositions = r.integer("max_position_embeddings", 2048);
-  // Phi-3 keeps the pretraining length at the top level of config.json.
-  scaling.originalMaxPositions =
-      s.integer("original_max_position_embeddings", r.integer("original_max_position_embeddings", maxPositions));
-  scaling.factor = s.number("factor", scaling.type == "longrope"
-                                          ? static_cast<double>(maxPositions) / scaling.originalMaxPositions
-                                          : 1.0);
+  // Phi-3 keeps the pretraining length at the top level of config.json; transformers prefers that
+  // one to the rope object's.
+  scaling.originalMaxPositions = r.has("original_max_position_embeddings")
+                                     ? r.integer("original_max_position_embeddings")
+                                     : s.integer("original_max_position_embeddings", maxPositions);
+  const bool derivedFactor = scaling.type == "longrope" || scaling.type == "yarn";
+  scaling.factor = s.number("factor", derivedFactor ? static_cast<double>(maxPositions) / scaling.originalMaxPositions
+                                                    : 1.0);
   scaling.lowFreqFactor = s.number("low_freq_factor", 1.0);
   scaling.highFreqFactor = s.number("high_freq_factor", 4.0);
   if (scaling.type != "default" && scaling.type != "linear" && scaling.type != "dynamic" && scaling.type != "llama3" &&
-      scaling.type != "longrope") {
-    r.fail(key + " type \"" + scaling.type + "\" is not supported (default, linear, dynamic, llama3, longrope)");
+      scaling.type != "longrope" && scaling.type != "yarn") {
+    r.fail(key + " type \"" + scaling.type + "\" is not supported (default, linear, dynamic, llama3, longrope, yarn)");
+  }
+  if (scaling.type == "yarn") {
+    // YaRN's attention factor: 0.1·mscale·ln(factor) + 1 (1 for factor ≤ 1), or the ratio of two
+    // such terms when mscale and mscale_all_dim are both given (DeepSeek).
+    auto yarnScale = [](double factor, double m) { return factor <= 1.0 ? 1.0 : 0.1 * m * std::log(factor) + 1.0; };
+    const double mscale = s.number("mscale", 0.0), mscaleAllDim = s.number("mscale_all_dim", 0.0);
+    const double fallback = mscale != 0.0 && mscaleAllDim != 0.0
+                                ? yarnScale(scaling.factor, mscale) / yarnScale(scaling.factor, mscaleAllDim)
+                                : yarnScale(scaling.factor, 1.0);
+    scaling.attentionFactor = s.number("attention_factor", fallback);
+    scaling.betaFast = s.number("beta_fast", 32.0);
+    scaling.betaSlow = s.number("beta_slow", 1.0);
+    scaling.truncate = s.boolean("truncate", true);
+    if (scaling.betaFast == 0.0) scaling.betaFast = 32.0; // transformers: `or 32`
+    if (scaling.betaSlow == 0.0) scaling.betaSlow = 1.0;
   }
   if (scaling.type != "default" && scaling.factor <= 0.0) r.fail(key + " factor must be positive");
   if (scaling.type == "longrope") {
@@ -152,12 +169,34 @@ void parseRope(const ConfigReader& r, ModelConfig& c, double defaultTheta) {
   c.ropeScaling = global.scaling;
 }
 
+/// SmolLM3's "no_rope_layers" (1: the layer applies RoPE, 0: it does not), else one layer without
+/// RoPE every "no_rope_layer_interval" (default 4) layers: layer i rotates when (i + 1) % interval ≠ 0.
+void parseRopeLayers(const ConfigReader& r, ModelConfig& c) {
+  c.ropeLayers.assign(static_cast<std::size_t>(std::max<std::int64_t>(c.numLayers, 0)), true);
+  if (r.has("no_rope_layers")) {
+    const Json& flags = r.json().at("no_rope_layers");
+    if (!flags.is_array() || static_cast<std::int64_t>(flags.size()) != c.numLayers) {
+      r.fail("key \"no_rope_layers\" must be a list of " + std::to_string(c.numLayers) + " flags (0 or 1)");
+    }
+    for (std::size_t i = 0; i < flags.size(); ++i) {
+      if (!flags[i].is_number_integer() || (flags[i].get<std::int64_t>() != 0 && flags[i].get<std::int64_t>() != 1)) {
+        r.fail("no_rope_layers[" + std::to_string(i) + "] must be 0 or 1, found " + flags[i].dump());
+      }
+      c.ropeLayers[i] = flags[i].get<std::int64_t>() == 1;
+    }
+    return;
+  }
+  const std::int64_t interval = r.integer("no_rope_layer_interval", 4);
+  requirePositive(r, "no_rope_layer_interval", interval);
+  for (std::int64_t i = 0; i < c.numLayers; ++i) c.ropeLayers[i] = (i + 1) % interval != 0;
+}
+
 /// Which layers use sliding-window attention: "layer_types" when the config has it, else each
 /// family's rule as transformers applies it to older configs.
 void parseSlidingWindow(const ConfigReader& r, ModelConfig& c) {
   const std::string& t = c.modelType;
   c.slidingWindow = r.integer("sliding_window", 0);
-  if ((t == "qwen2" || t == "qwen3") && !r.boolean("use_sliding_window", false)) c.slidingWindow = 0;
+  if ((t == "qwen2" || t == "qwen3" || t == "smollm3") && !r.boolean("use_sliding_window", false)) c.slidingWindow = 0;
   if (c.slidingWindow < 0) r.fail("key \"sliding_window\" must be positive, found " + std::to_string(c.slidingWindow));
   c.slidingLayers.assign(static_cast<std::size_t>(std::max<std::int64_t>(c.numLayers, 0)), false);
   if (r.has("layer_types")) {
@@ -177,6 +216,9 @@ void parseSlidingWindow(const ConfigReader& r, ModelConfig& c) {
     const std::int64_t pattern = r.integer("sliding_window_pattern", r.integer("_sliding_window_pattern", 6));
     requirePositive(r, "sliding_window_pattern", pattern);
     for (std::int64_t i = 0; i < c.numLayers; ++i) c.slidingLayers[i] = (i + 1) % pattern != 0;
+  } else if (t == "smollm3") {
+    // SmolLM3: the layers without RoPE slide, when use_sliding_window is on.
+    for (std::int64_t i = 0; i < c.numLayers; ++i) c.slidingLayers[i] = !c.ropeLayers[i];
   } else if (t == "qwen2" || t == "qwen3") {
     const std::int64_t first = r.integer("max_window_layers", c.numLayers);
     for (std::int64_t i = first; i < c.numLayers; ++i) c.slidingLayers[i] = true;
@@ -199,6 +241,7 @@ constexpr DecoderClasses kDecoderClasses[] = {
     {"qwen3", "Qwen3ForCausalLM", "Qwen3ForSequenceClassification"},
     {"gemma3_text", "Gemma3ForCausalLM", "Gemma3TextForSequenceClassification"},
     {"phi3", "Phi3ForCausalLM", "Phi3ForSequenceClassification"},
+    {"smollm3", "SmolLM3ForCausalLM", "SmolLM3ForSequenceClassification"},
 };
 
 const DecoderClasses* decoderClasses(const std::string& modelType) {
@@ -337,6 +380,7 @@ ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string
         r.fail("use_bidirectional_attention is true (an embedding model); only causal Gemma 3 models are supported");
       }
     }
+    if (t == "smollm3") parseRopeLayers(r, c);
     parseSlidingWindow(r, c);
     if (c.architecture.empty()) c.architecture = classes->causal;
     if (c.isSequenceClassifier()) parseLabels(r, c);
@@ -456,6 +500,14 @@ std::string ModelConfig::toJson() const {
                            {"factor", ropeScaling.factor},
                            {"attention_factor", ropeScaling.attentionFactor},
                            {"original_max_position_embeddings", ropeScaling.originalMaxPositions}};
+    } else if (ropeScaling.type == "yarn") {
+      j["rope_scaling"] = {{"rope_type", "yarn"},
+                           {"factor", ropeScaling.factor},
+                           {"attention_factor", ropeScaling.attentionFactor},
+                           {"beta_fast", ropeScaling.betaFast},
+                           {"beta_slow", ropeScaling.betaSlow},
+                           {"truncate", ropeScaling.truncate},
+                           {"original_max_position_embeddings", ropeScaling.originalMaxPositions}};
     } else if (ropeScaling.type != "default") {
       j["rope_scaling"] = {{"rope_type", ropeScaling.type},
                            {"factor", ropeScaling.factor},
@@ -473,9 +525,14 @@ std::string ModelConfig::toJson() const {
       j["rope_local_base_freq"] = localRope.theta > 0.0 ? localRope.theta : ropeTheta;
       j["final_logit_softcapping"] = finalLogitSoftcap ? Json(*finalLogitSoftcap) : Json();
     }
+    if (!ropeLayers.empty()) {
+      Json flags = Json::array();
+      for (const bool rotary : ropeLayers) flags.push_back(rotary ? 1 : 0);
+      j["no_rope_layers"] = flags;
+    }
     if (slidingWindow > 0) {
       j["sliding_window"] = slidingWindow;
-      if (modelType == "qwen2" || modelType == "qwen3") j["use_sliding_window"] = true;
+      if (modelType == "qwen2" || modelType == "qwen3" || modelType == "smollm3") j["use_sliding_window"] = true;
       Json types = Json::array();
       for (const bool sliding : slidingLayers) types.push_back(sliding ? "sliding_attention" : "full_attention");
       j["layer_types"] = types;

@@ -17,7 +17,7 @@ std::string supportedModelTypes();
 
 /// RoPE frequency scaling as Hugging Face configs give it (`rope_scaling` / `rope_parameters`).
 struct RopeScaling {
-  std::string type = "default"; ///< default, linear, dynamic, llama3, longrope (Phi-3's "su")
+  std::string type = "default"; ///< default, linear, dynamic, llama3, longrope (Phi-3's "su"), yarn
   double factor = 1.0;
   double lowFreqFactor = 1.0;
   double highFreqFactor = 4.0;
@@ -27,7 +27,12 @@ struct RopeScaling {
   /// sqrt(1 + ln(factor) / ln(originalMaxPositions)) for factor > 1).
   std::vector<double> shortFactor;
   std::vector<double> longFactor;
-  double attentionFactor = 1.0;
+  double attentionFactor = 1.0; ///< longrope and yarn: cos and sin are multiplied by it
+  /// yarn: the rotation counts that bound the interpolated band, and whether its bounds are
+  /// rounded outwards (the config's beta_fast, beta_slow, truncate).
+  double betaFast = 32.0;
+  double betaSlow = 1.0;
+  bool truncate = true;
 };
 
 /// One set of rotary position embeddings: its base and scaling.
@@ -77,6 +82,8 @@ struct ModelConfig {
   /// The rotary settings of sliding layers where they differ (Gemma 3's local base); theta 0:
   /// the same as the global ones (ropeTheta, ropeScaling).
   RopeSettings localRope{0.0, {}};
+  /// SmolLM3: which layers apply RoPE ("no_rope_layers", 1 = rotary); empty: every layer.
+  std::vector<bool> ropeLayers;
 
   // Encoders
   std::int64_t typeVocabSize = 2;

@@ -253,8 +253,54 @@ TEST(ModelConfig, NewFamiliesRejectWhatTheyCannotRunWithAClearMessage) {
           "rope_scaling": {"type": "longrope", "short_factor": [1.0], "long_factor": [1.0]}})");
   EXPECT_NE(shortList.find("short_factor has 1 values; the rotary dimension 16 needs 8"), std::string::npos)
       << shortList;
-  const std::string yarn = errorOf(
-      R"({"model_type": "qwen3", "vocab_size": 10, "hidden_size": 64, "intermediate_size": 8,
-          "num_hidden_layers": 1, "num_attention_heads": 4, "rope_scaling": {"rope_type": "yarn", "factor": 4.0}})");
-  EXPECT_NE(yarn.find("type \"yarn\" is not supported"), std::string::npos) << yarn;
+  // Qwen2-VL's multimodal RoPE.
+  const std::string mrope = errorOf(
+      R"({"model_type": "qwen2", "vocab_size": 10, "hidden_size": 64, "intermediate_size": 8,
+          "num_hidden_layers": 1, "num_attention_heads": 4, "rope_scaling": {"type": "mrope", "mrope_section": [2, 3, 3]}})");
+  EXPECT_NE(mrope.find("type \"mrope\" is not supported"), std::string::npos) << mrope;
+}
+
+// YaRN as Qwen3's model card sets it (transformers 4 layout): the attention factor is
+// 0.1·ln(factor) + 1 when the config gives none.
+TEST(ModelConfig, YarnAttentionFactorAndDefaults) {
+  const ModelConfig c = ModelConfig::fromJson(
+      R"({"model_type": "qwen3", "vocab_size": 100, "hidden_size": 64, "intermediate_size": 128,
+          "num_hidden_layers": 2, "num_attention_heads": 4, "max_position_embeddings": 131072,
+          "rope_scaling": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}})",
+      "Qwen3-8B/config.json");
+  EXPECT_EQ(c.ropeScaling.type, "yarn");
+  EXPECT_NEAR(c.ropeScaling.attentionFactor, 0.1 * std::log(4.0) + 1.0, 1e-12);
+  EXPECT_EQ(c.ropeScaling.betaFast, 32.0);
+  EXPECT_EQ(c.ropeScaling.betaSlow, 1.0);
+  EXPECT_EQ(c.ropeScaling.originalMaxPositions, 32768);
+  // DeepSeek-style mscale / mscale_all_dim: the ratio of the two terms.
+  const ModelConfig d = ModelConfig::fromJson(
+      R"({"model_type": "llama", "vocab_size": 100, "hidden_size": 64, "intermediate_size": 128,
+          "num_hidden_layers": 1, "num_attention_heads": 4,
+          "rope_scaling": {"rope_type": "yarn", "factor": 40.0, "mscale": 1.0, "mscale_all_dim": 0.5,
+                           "original_max_position_embeddings": 4096}})",
+      "c");
+  EXPECT_NEAR(d.ropeScaling.attentionFactor, (0.1 * std::log(40.0) + 1.0) / (0.05 * std::log(40.0) + 1.0), 1e-12);
+}
+
+// SmolLM3: without no_rope_layers, every no_rope_layer_interval-th layer (default 4) has no RoPE;
+// with use_sliding_window, exactly those layers slide.
+TEST(ModelConfig, SmolLM3NoRopeLayersAndTheirWindows) {
+  const ModelConfig c = ModelConfig::fromJson(
+      R"({"model_type": "smollm3", "vocab_size": 100, "hidden_size": 64, "intermediate_size": 128,
+          "num_hidden_layers": 8, "num_attention_heads": 4, "use_sliding_window": true, "sliding_window": 16})",
+      "SmolLM3-3B/config.json");
+  ASSERT_EQ(c.ropeLayers.size(), 8u);
+  for (std::size_t i = 0; i < 8; ++i) {
+    EXPECT_EQ(c.ropeLayers[i], i != 3 && i != 7) << i;
+    EXPECT_EQ(c.slidingLayers[i], i == 3 || i == 7) << i;
+  }
+  EXPECT_EQ(c.architecture, "SmolLM3ForCausalLM");
+  const std::string bad = errorOf(
+      R"({"model_type": "smollm3", "vocab_size": 100, "hidden_size": 64, "intermediate_size": 128,
+          "num_hidden_layers": 2, "num_attention_heads": 4, "no_rope_layers": [1, 2]})");
+  EXPECT_NE(bad.find("no_rope_layers[1] must be 0 or 1, found 2"), std::string::npos) << bad;
+  const ModelConfig back = ModelConfig::fromJson(c.toJson(), "round trip");
+  EXPECT_EQ(back.ropeLayers, c.ropeLayers);
+  EXPECT_EQ(back.slidingLayers, c.slidingLayers);
 }
