@@ -363,9 +363,12 @@ MemoryEstimate estimateMemory(const MemoryPlan& plan) {
   if (method == TrainMethod::Full && (c.family == ModelFamily::Llama || t5)) {
     // Trainable RMSNorm weights keep the normalised input (LayerNorm's backward needs nothing more).
     // Norms compute in float32 whatever the autocast.
-    fullNormPerBlock = 2 * c.hiddenSize * kFloatBytes * decoderTokens;
-    byKind["norms"] += 2 * c.hiddenSize * kFloatBytes *
-                       (decoderTokens * decoderLayers + (t5 ? encoderTokens * c.numLayers : 0));
+    // Gemma has four norms per block; Qwen3 and Gemma also norm q and k per head.
+    const std::int64_t normedPerToken = (c.gemmaNorms ? 4 : 2) * c.hiddenSize +
+                                        (c.qkNorm ? (c.numHeads + c.numKvHeads) * c.headDim : 0);
+    fullNormPerBlock = normedPerToken * kFloatBytes * decoderTokens;
+    byKind["norms"] += kFloatBytes * (normedPerToken * decoderTokens * decoderLayers +
+                                      (t5 ? 2 * c.hiddenSize * encoderTokens * c.numLayers : 0));
   }
   if (adapterBytes > 0) byKind["adapters (x·Aᵀ)"] += adapterBytes;
   if (lowPrecision) {

@@ -136,7 +136,9 @@ public:
       const std::int64_t qRows = m_heads * m_headDim, kvRows = m_kvHeads * m_headDim;
       q = qkv.slice(-1, 0, qRows);
       k = qkv.slice(-1, qRows, qRows + kvRows);
-      v = qkv.slice(-1, qRows + kvRows);
+      // A copy: q and k become new tensors at RoPE, so qkv's buffer is freed after this block's
+      // forward instead of living on through v, which attention keeps for backward.
+      v = qkv.slice(-1, qRows + kvRows).contiguous();
     } else {
       q = m_q->forward(x);
       k = m_k->forward(x);

@@ -3,6 +3,7 @@
 #include "lorafa/CpuMemoryTracker.h"
 
 #include "adapters/LinearLayerFactory.h"
+#include "memory/GatedActivation.h"
 #include "models/LanguageModel.h"
 
 #include <torch/torch.h>
@@ -146,4 +147,39 @@ TEST(RmsNormMemory, SameOutputAndGradientAsTheMeanFormula) {
   const auto [out32, grad32] = reference(torch::kFloat);
   EXPECT_EQ((y - out32).abs().max().item<float>(), 0.0f);
   EXPECT_LE((x.grad() - grad32).abs().max().item<float>(), 1e-6f * grad32.abs().max().item<float>());
+}
+
+// Gemma's GeGLU as one node (memory/GatedActivation): the same output and gradients as the plain
+// ops gelu(gate, tanh) · up (autograd's own derivatives; float64, 1e-12), and it keeps gate and up
+// only: one [rows, intermediate] tensor less than the plain ops keep.
+TEST(GatedActivationMemory, TanhGeluNodeEqualsThePlainOpsAndKeepsTwoTensors) {
+  torch::manual_seed(5);
+  const at::Tensor gate0 = torch::randn({3, 40, 96}, torch::kDouble) * 2.0;
+  const at::Tensor up0 = torch::randn({3, 40, 96}, torch::kDouble);
+  const at::Tensor upstream = torch::randn({3, 40, 96}, torch::kDouble);
+  const at::Tensor gate = gate0.clone().requires_grad_(true), up = up0.clone().requires_grad_(true);
+  const at::Tensor y = gatedActivation("gelu_pytorch_tanh", gate, up);
+  y.backward(upstream);
+  const at::Tensor refGate = gate0.clone().requires_grad_(true), refUp = up0.clone().requires_grad_(true);
+  const at::Tensor ref = torch::gelu(refGate, "tanh") * refUp;
+  ref.backward(upstream);
+  EXPECT_TRUE(torch::allclose(y, ref, 1e-12, 1e-12));
+  EXPECT_TRUE(torch::allclose(gate.grad(), refGate.grad(), 1e-12, 1e-12));
+  EXPECT_TRUE(torch::allclose(up.grad(), refUp.grad(), 1e-12, 1e-12));
+
+  CpuMemoryTracker& tracker = CpuMemoryTracker::instance();
+  tracker.install();
+  const std::int64_t rows = 1000, width = 512;
+  const at::Tensor source = torch::randn({rows, width}).requires_grad_(true);
+  auto held = [&](bool fused) {
+    const at::Tensor g = source * 2.0, u = source * 3.0; // fresh activations, held by the caller
+    const std::int64_t before = tracker.currentBytes();
+    at::Tensor out = fused ? gatedActivation("gelu_pytorch_tanh", g, u) : torch::gelu(g, "tanh") * u;
+    const std::int64_t bytes = tracker.currentBytes() - before - static_cast<std::int64_t>(out.nbytes());
+    out.sum().backward();
+    return bytes;
+  };
+  const std::int64_t plain = held(false), fused = held(true);
+  EXPECT_LE(fused, kSmallConstantBytes) << "the node keeps gate and up, which the caller holds anyway";
+  EXPECT_GE(plain - fused, rows * width * kFloat) << "plain " << plain << " fused " << fused;
 }
