@@ -6,10 +6,14 @@ defines one: the bare ChatML and Mistral templates have none).
 
 The Jinja sources: Qwen3's from its committed tokenizer_config.json; Llama 3's from the one
 packaging/fetch-test-assets.sh builds; ChatML, Qwen2.5 (both variants), Mistral-7B-Instruct,
-Llama 3, Gemma 2 (gemma-2-9b-it), Phi-3-mini, Phi-3-small, Phi-3-medium and Phi-4-mini as the
-`guidance` wheel carries them verbatim; Gemma 3 and Gemma 3n as the `unsloth` wheel carries them
-(printed from their tokenizers); both wheels read from where that script downloads them, never
-installed. The Gemma templates run with the committed gemma3 tokenizer (<bos>/<eos>), the Phi ones
+Llama 3, Llama 3.2, Gemma 2 (gemma-2-9b-it), Phi-3-mini, Phi-3-small, Phi-3-medium and Phi-4-mini
+as the `guidance` wheel carries them verbatim; Gemma 3 and Gemma 3n as the `unsloth` wheel carries
+them (printed from their tokenizers); both wheels read from where that script downloads them, never
+installed. Llama 3.1's (meta-llama/Llama-3.1-8B-Instruct's, also Llama 3.3's) as TRL, installed
+for test_sft_labels.py, keeps it in trl/chat_templates/llama3_1.jinja (read, trl never imported).
+The Llama 3.1+ templates write a "Today Date": both sides get the same fixed date
+(apply_chat_template's date_string, the probe's --date), and without one the date each template
+writes by itself (3.2's today's through transformers' strftime_now, 3.1's "26 Jul 2024"). The Gemma templates run with the committed gemma3 tokenizer (<bos>/<eos>), the Phi ones
 with the committed phi4-mini tokenizer (<|endoftext|>, as Phi-3-mini and Phi-4-mini have it): the
 text a template writes does not depend on the vocabulary.
 
@@ -29,7 +33,9 @@ Formats no Jinja template on this machine defines have their own references:
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
+import time
 import re
 import sys
 import unittest
@@ -68,8 +74,13 @@ CONVERSATIONS = {
     ],
 }
 
-# For the Gemma and Phi templates: Gemma's trims each message (but not the system text it puts
-# before the first user message), Phi's write it as it is.
+# The "Today Date" both sides give the Llama 3.1+ templates (not today's, so that a wrong default
+# cannot pass).
+DATE = "07 Dec 2026"
+
+# For the Gemma, Phi and Llama 3.1+ templates: Gemma's trims each message (but not the system text
+# it puts before the first user message), Llama 3.1's each message and the system text of its
+# header, Phi's write it as it is.
 WHITESPACE_CONVERSATIONS = {
     "whitespace around the contents": [
         {"role": "system", "content": " Answer politely. \n"},
@@ -90,6 +101,16 @@ def unsloth_templates() -> dict[str, str]:
     """The *_template string constants of unsloth/chat_templates.py in the downloaded wheel (Gemma
     3's and Gemma 3n's, printed from their tokenizers)."""
     return wheel_templates("unsloth-*.whl", "unsloth/chat_templates.py")
+
+
+def trl_templates() -> dict[str, str]:
+    """The chat_templates/*.jinja files of the installed trl package, by file stem, read (trl is
+    found, not imported)."""
+    spec = importlib.util.find_spec("trl")
+    if spec is None or spec.origin is None:
+        return {}
+    folder = Path(spec.origin).parent / "chat_templates"
+    return {f.stem: f.read_text(encoding="utf-8") for f in sorted(folder.glob("*.jinja"))}
 
 
 def wheel_templates(pattern: str, member: str) -> dict[str, str]:
@@ -114,6 +135,7 @@ def wheel_templates(pattern: str, member: str) -> dict[str, str]:
 def template_cases() -> tuple[list[tuple], list[str]]:
     g = guidance_templates()
     g.update({"unsloth " + name: text for name, text in unsloth_templates().items()})
+    g.update({"trl " + name: text for name, text in trl_templates().items()})
     llama3 = TOKENIZERS / "pypi" / "llama3"
     cases = [("Qwen3 (its tokenizer_config.json)", TOKENIZERS / "qwen3", None, "<|im_end|>", "qwen3")]
     wanted = [
@@ -125,6 +147,8 @@ def template_cases() -> tuple[list[tuple], list[str]]:
         ("Mistral-7B-Instruct (guidance mistral_7b_instruct_template)", TOKENIZERS / "mistral",
          "mistral_7b_instruct_template", "</s>", "mistral-v1"),
         ("Llama 3 (guidance llama3_template)", llama3, "llama3_template", "<|eot_id|>", "llama3"),
+        ("Llama 3.2 (guidance llama3dot2_template)", llama3, "llama3dot2_template", "<|eot_id|>", "llama3.1"),
+        ("Llama 3.1 (trl llama3_1.jinja)", llama3, "trl llama3_1", "<|eot_id|>", "llama3.1"),
         ("Gemma 3 (unsloth gemma3_template)", TOKENIZERS / "gemma3", "unsloth gemma3_template", "<end_of_turn>",
          "gemma"),
         ("Gemma 3n (unsloth gemma3n_template)", TOKENIZERS / "gemma3", "unsloth gemma3n_template", "<end_of_turn>",
@@ -153,7 +177,7 @@ def reference_spans(text: str, messages: list[dict], marker: str, kind: str) -> 
     for m in messages:
         if m["role"] != "assistant":
             continue
-        content = m["content"].strip() if kind in ("llama3", "gemma") else m["content"]
+        content = m["content"].strip() if kind in ("llama3", "llama3.1", "gemma") else m["content"]
         # Mistral's V1 and V3 write an assistant message as ' ' + content + eos_token: the space is
         # part of it (and of its first token, "▁Paris"); Tekken writes none.
         if kind in ("mistral-v1", "mistral-v3"):
@@ -184,15 +208,17 @@ class ChatTemplatesAgree(TempDirTestCase):
             tokenizer_dir = self.tokenizer_folder(folder, template)
             reference = AutoTokenizer.from_pretrained(str(tokenizer_dir))
             conversations = dict(CONVERSATIONS)
-            if kind in ("gemma", "phi3", "phi4-mini"):
+            if kind in ("gemma", "phi3", "phi4-mini", "llama3.1"):
                 conversations.update(WHITESPACE_CONVERSATIONS)
+            # Llama 3.1+: the same fixed "Today Date" on both sides.
+            date = ["--date", DATE] if kind == "llama3.1" else []
             for name, messages in conversations.items():
                 with self.subTest(template=label, conversation=name):
                     conversation = self.tmp / "conversation.json"
                     for generation_prompt in (False, True):
                         msgs = messages[:-1] if generation_prompt else messages
                         conversation.write_text(json.dumps(msgs), encoding="utf-8")
-                        ours = json.loads(probe("chat", tokenizer_dir, conversation,
+                        ours = json.loads(probe("chat", tokenizer_dir, conversation, *date,
                                                 *(["--generation-prompt"] if generation_prompt else [])))
                         self.assertEqual(ours["template"], kind, f"{label}: recognised as {ours['template']}")
                         if generation_prompt and "add_generation_prompt" not in reference.chat_template:
@@ -206,7 +232,8 @@ class ChatTemplatesAgree(TempDirTestCase):
                             continue
                         theirs = reference.apply_chat_template(msgs, tokenize=False,
                                                                add_generation_prompt=generation_prompt,
-                                                               enable_thinking=False)
+                                                               enable_thinking=False,
+                                                               **({"date_string": DATE} if date else {}))
                         what = f"{label}, {name}{', generation prompt' if generation_prompt else ''}"
                         record("chat template text", what, 0.0 if ours["text"] == theirs else 1.0, 0.0,
                                "texts differing (0: identical)")
@@ -215,6 +242,47 @@ class ChatTemplatesAgree(TempDirTestCase):
                         self.assertEqual(ours["spans"], expected, f"{what}: trained spans (byte offsets)")
         if missing:
             print("not present, run packaging/fetch-test-assets.sh: " + "; ".join(missing), file=sys.stderr)
+
+
+class Llama31TemplatesWriteTheirOwnDate(TempDirTestCase):
+    """Without a date_string, Llama 3.2's template writes today's date (transformers' strftime_now,
+    "%d %b %Y", local time) and Llama 3.1's "26 Jul 2024"; the engine, given no --date, writes the
+    same (the date it takes from the 3.1 template, today's for 3.2)."""
+
+    def test_default_dates(self):
+        g = guidance_templates()
+        g.update({"trl " + name: text for name, text in trl_templates().items()})
+        folder = TOKENIZERS / "pypi" / "llama3"
+        cases = [(label, g[name]) for label, name in (("Llama 3.2 (guidance llama3dot2_template)", "llama3dot2_template"),
+                                                      ("Llama 3.1 (trl llama3_1.jinja)", "trl llama3_1"))
+                 if name in g]
+        if not cases or not (folder / "tokenizer.json").exists():
+            self.skipTest("Llama 3's tokenizer or the Llama 3.1+ templates are not present: run "
+                          "packaging/fetch-test-assets.sh")
+        messages = CONVERSATIONS["single turn with a system prompt"]
+        for label, template in cases:
+            tokenizer_dir = self.tokenizer_folder(folder, template)
+            reference = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+            for generation_prompt in (False, True):
+                with self.subTest(template=label, generation_prompt=generation_prompt):
+                    msgs = messages[:-1] if generation_prompt else messages
+                    conversation = self.tmp / "conversation.json"
+                    conversation.write_text(json.dumps(msgs), encoding="utf-8")
+                    # Both sides in the same day: again if midnight passed in between.
+                    for _ in range(2):
+                        day = time.strftime("%d %b %Y")
+                        ours = json.loads(probe("chat", tokenizer_dir, conversation,
+                                                *(["--generation-prompt"] if generation_prompt else [])))
+                        theirs = reference.apply_chat_template(msgs, tokenize=False,
+                                                               add_generation_prompt=generation_prompt)
+                        if time.strftime("%d %b %Y") == day:
+                            break
+                    expected_date = day if "strftime_now" in template else "26 Jul 2024"
+                    self.assertIn(f"\nToday Date: {expected_date}\n\n", theirs)
+                    what = f"{label}, the template's own date{', generation prompt' if generation_prompt else ''}"
+                    record("chat template text", what, 0.0 if ours["text"] == theirs else 1.0, 0.0,
+                           "texts differing (0: identical)")
+                    self.assertEqual(ours["text"], theirs, f"{what}: {text_difference(ours['text'], theirs)}")
 
 
 class Phi3VariantsDifferAsTheNoteSays(TempDirTestCase):

@@ -37,12 +37,11 @@ namespace {
 
 const DatasetFormat kFormats[] = {DatasetFormat::Alpaca, DatasetFormat::Chat, DatasetFormat::PlainText,
                                   DatasetFormat::Classification, DatasetFormat::SourceTarget};
-const ChatTemplateKind kTemplates[] = {ChatTemplateKind::ChatML,    ChatTemplateKind::Qwen3,
-                                       ChatTemplateKind::Llama3,    ChatTemplateKind::MistralV1,
-                                       ChatTemplateKind::MistralV3, ChatTemplateKind::MistralTekken,
-                                       ChatTemplateKind::Gemma,     ChatTemplateKind::Phi3,
-                                       ChatTemplateKind::Phi4Mini,  ChatTemplateKind::Alpaca,
-                                       ChatTemplateKind::Plain};
+const ChatTemplateKind kTemplates[] = {
+    ChatTemplateKind::ChatML,        ChatTemplateKind::Qwen3,     ChatTemplateKind::Llama3,
+    ChatTemplateKind::Llama31,       ChatTemplateKind::MistralV1, ChatTemplateKind::MistralV3,
+    ChatTemplateKind::MistralTekken, ChatTemplateKind::Gemma,     ChatTemplateKind::Phi3,
+    ChatTemplateKind::Phi4Mini,      ChatTemplateKind::Alpaca,    ChatTemplateKind::Plain};
 
 QString formatTitle(DatasetFormat format) {
   switch (format) {

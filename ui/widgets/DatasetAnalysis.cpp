@@ -275,6 +275,7 @@ DatasetAnalysis analyzeDataset(const DatasetRequest& request,
           result.chatTemplate = choice.kind;
           processing.chatTemplate = choice.kind;
           processing.templateOptions.defaultSystemPrompt = choice.defaultSystemPrompt;
+          processing.templateOptions.dateString = choice.dateString;
           result.templateNote = choice.fromTokenizer ? QStringLiteral("from the tokenizer's chat_template")
                                 : requested
                                     ? QStringLiteral("as chosen")

@@ -32,6 +32,7 @@ std::string RunInference::formatInstruction(const RunConfig& config, const std::
   const ChatTemplateChoice choice = resolveChatTemplate(*tokenizer, requested, fallback);
   ChatTemplateOptions options;
   options.defaultSystemPrompt = choice.defaultSystemPrompt;
+  options.dateString = choice.dateString;
   if (tokenizer->bosId()) options.bosToken = tokenizer->idToToken(*tokenizer->bosId()).value_or("");
   if (tokenizer->eosId()) options.eosToken = tokenizer->idToToken(*tokenizer->eosId()).value_or("");
   options.addGenerationPrompt = true;

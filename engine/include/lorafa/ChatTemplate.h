@@ -31,6 +31,11 @@ enum class ChatTemplateKind {
   /// `<|begin_of_text|><|start_header_id|>{role}<|end_header_id|>\n\n{content|trim}<|eot_id|>`
   /// (Meta Llama 3 / 3.0 Instruct). Llama 3.1's "Cutting Knowledge Date" header is not written.
   Llama3,
+  /// Llama 3.1 / 3.2 / 3.3 Instruct: Llama 3's turns after a system header that is always written,
+  /// `<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date:
+  /// December 2023\nToday Date: {date}\n\n{system message|trim}<|eot_id|>`; a leading system
+  /// message goes there (its text may be empty), later ones are written as turns. Tools are not.
+  Llama31,
   /// Mistral tokenizer V1 (Mistral-7B-Instruct v0.1/v0.2, Mixtral-8x7B):
   /// `<s> [INST] {user} [/INST] {assistant}</s>`; a system message goes before the first user
   /// message, followed by "\n\n".
@@ -87,6 +92,9 @@ struct ChatTemplateOptions {
   /// ChatML/Qwen3: written as the system message when the conversation has none (Qwen2 and 2.5
   /// templates have one; detectChatTemplate() finds it). Empty: no system message is added.
   std::string defaultSystemPrompt;
+  /// Llama 3.1: the "Today Date: " text, e.g. "26 Jul 2024". Empty: today's date, as the 3.2
+  /// template's strftime_now("%d %b %Y") writes it (local time, English month abbreviation).
+  std::string dateString;
   /// End with what starts the assistant's answer (e.g. "<|im_start|>assistant\n"); for inference
   /// and previews. The conversation must then end with a user message.
   bool addGenerationPrompt = false;
@@ -106,6 +114,10 @@ RenderedChat renderInstruction(ChatTemplateKind kind, const std::string& instruc
                                const std::string& input, const std::string& output,
                                const ChatTemplateOptions& options = {});
 
+/// Today's date as Llama 3.2's template writes it with transformers' strftime_now("%d %b %Y"):
+/// local time, two-digit day, English month abbreviation, e.g. "07 Dec 2026".
+std::string todayDateString();
+
 /// Whether text written by the template is tokenized without the tokenizer's own special tokens
 /// (BOS): true for the chat templates, which write what they need (transformers'
 /// apply_chat_template does the same); false for Alpaca and Plain, which get the tokenizer's BOS
@@ -117,19 +129,24 @@ struct ChatTemplateDetection {
   std::optional<ChatTemplateKind> kind; ///< empty: not recognised
   /// A system prompt the template writes when there is none (ChatML templates of Qwen2/2.5).
   std::string defaultSystemPrompt;
+  /// The date a Llama 3.1/3.3 template writes when none is passed ("26 Jul 2024": they have no
+  /// strftime_now branch); empty when the template writes today's date (Llama 3.2) or none.
+  std::string dateString;
   /// Why it was not recognised, or what the engine's version leaves out; empty when exact.
   std::string note;
 };
 
 /// Recognises a Jinja chat template by its distinctive markers ("<|im_start|>",
-/// "<|start_header_id|>", "[INST]" and the spacing around it, "<start_of_turn>", "<|user|>" and
-/// "<|end|>" with or without a newline after the role, "### Instruction:").
+/// "<|start_header_id|>" with or without "Cutting Knowledge Date", "[INST]" and the spacing around
+/// it, "<start_of_turn>", "<|user|>" and "<|end|>" with or without a newline after the role,
+/// "### Instruction:").
 ChatTemplateDetection detectChatTemplate(std::string_view jinjaSource);
 
 /// The template a run uses, and where it came from.
 struct ChatTemplateChoice {
   ChatTemplateKind kind = ChatTemplateKind::Plain;
   std::string defaultSystemPrompt; ///< from the tokenizer's template, for ChatTemplateOptions
+  std::string dateString;          ///< from the tokenizer's template, for ChatTemplateOptions
   std::string note;                ///< what the engine's version of the template leaves out
   bool fromTokenizer = false;      ///< recognised in tokenizer_config.json (not requested)
 };
@@ -143,9 +160,9 @@ ChatTemplateChoice resolveChatTemplate(const Tokenizer& tokenizer, std::optional
 
 const char* toString(ChatTemplateKind kind);
 const char* toString(ChatRole role);
-/// "chatml", "qwen3", "llama3", "mistral-v1", "mistral-v3", "mistral-tekken", "gemma", "phi3",
-/// "phi4-mini", "alpaca", "plain"
-/// (case-insensitive; "-" or "_" or nothing between words).
+/// "chatml", "qwen3", "llama3", "llama3.1", "mistral-v1", "mistral-v3", "mistral-tekken", "gemma",
+/// "phi3", "phi4-mini", "alpaca", "plain"; "llama3.2" and "llama3.3" (and "llama31" … "llama33")
+/// name llama3.1 too (case-insensitive; "-" or "_" or nothing between words).
 std::optional<ChatTemplateKind> parseChatTemplateKind(std::string_view text);
 /// "system", "user", "assistant"; ShareGPT's "human" and "gpt" too.
 std::optional<ChatRole> parseChatRole(std::string_view text);

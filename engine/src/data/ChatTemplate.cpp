@@ -2,6 +2,8 @@
 
 #include "data/TextUtil.h"
 
+#include <cstdio>
+#include <ctime>
 #include <stdexcept>
 
 namespace lorafa {
@@ -142,11 +144,27 @@ RenderedChat renderChatMl(const std::vector<ChatMessage>& messages, const ChatTe
   return w.take();
 }
 
-RenderedChat renderLlama3(const std::vector<ChatMessage>& messages, const ChatTemplateOptions& options) {
-  requireMessages(ChatTemplateKind::Llama3, messages, options.addGenerationPrompt);
+// Llama 3: every message as a turn. Llama 3.1: first the system header with the knowledge
+// cutoff and the date, holding the leading system message if there is one.
+RenderedChat renderLlama3(ChatTemplateKind kind, const std::vector<ChatMessage>& messages,
+                          const ChatTemplateOptions& options) {
+  requireMessages(kind, messages, options.addGenerationPrompt);
   ChatWriter w;
   w.add(options.bosToken.empty() ? "<|begin_of_text|>" : options.bosToken);
-  for (const ChatMessage& m : messages) {
+  std::size_t first = 0;
+  if (kind == ChatTemplateKind::Llama31) {
+    w.add("<|start_header_id|>system<|end_header_id|>\n\n");
+    w.add("Cutting Knowledge Date: December 2023\nToday Date: ");
+    w.add(options.dateString.empty() ? todayDateString() : options.dateString);
+    w.add("\n\n");
+    if (messages.front().role == ChatRole::System) {
+      w.add(stripPythonWhitespace(messages.front().content));
+      first = 1;
+    }
+    w.add("<|eot_id|>");
+  }
+  for (std::size_t i = first; i < messages.size(); ++i) {
+    const ChatMessage& m = messages[i];
     w.add("<|start_header_id|>");
     w.add(toString(m.role));
     w.add("<|end_header_id|>\n\n");
@@ -299,7 +317,8 @@ RenderedChat renderChat(ChatTemplateKind kind, const std::vector<ChatMessage>& m
   switch (kind) {
   case ChatTemplateKind::ChatML: return renderChatMl(messages, options, false);
   case ChatTemplateKind::Qwen3: return renderChatMl(messages, options, true);
-  case ChatTemplateKind::Llama3: return renderLlama3(messages, options);
+  case ChatTemplateKind::Llama3:
+  case ChatTemplateKind::Llama31: return renderLlama3(kind, messages, options);
   case ChatTemplateKind::MistralV1:
   case ChatTemplateKind::MistralV3:
   case ChatTemplateKind::MistralTekken: return renderMistral(kind, messages, options);
@@ -337,9 +356,24 @@ RenderedChat renderInstruction(ChatTemplateKind kind, const std::string& instruc
   return renderChat(kind, messages, options);
 }
 
+// The month is spelled out: strftime's %b follows LC_TIME, which the Qt app sets from the user's
+// locale.
+std::string todayDateString() {
+  static const char* const kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  char text[32];
+  std::snprintf(text, sizeof text, "%02d %s %04d", local.tm_mday, kMonths[local.tm_mon],
+                local.tm_year + 1900);
+  return text;
+}
+
 bool templateOwnsSpecialTokens(ChatTemplateKind kind) {
   switch (kind) {
   case ChatTemplateKind::Llama3:
+  case ChatTemplateKind::Llama31:
   case ChatTemplateKind::MistralV1:
   case ChatTemplateKind::MistralV3:
   case ChatTemplateKind::MistralTekken:
@@ -359,6 +393,7 @@ const char* toString(ChatTemplateKind kind) {
   case ChatTemplateKind::ChatML: return "chatml";
   case ChatTemplateKind::Qwen3: return "qwen3";
   case ChatTemplateKind::Llama3: return "llama3";
+  case ChatTemplateKind::Llama31: return "llama3.1";
   case ChatTemplateKind::MistralV1: return "mistral-v1";
   case ChatTemplateKind::MistralV3: return "mistral-v3";
   case ChatTemplateKind::MistralTekken: return "mistral-tekken";
@@ -388,6 +423,10 @@ std::optional<ChatTemplateKind> parseChatTemplateKind(std::string_view text) {
   if (key == "chatml" || key == "qwen" || key == "qwen2") return ChatTemplateKind::ChatML;
   if (key == "qwen3") return ChatTemplateKind::Qwen3;
   if (key == "llama3") return ChatTemplateKind::Llama3;
+  if (key == "llama3.1" || key == "llama31" || key == "llama3.2" || key == "llama32" || key == "llama3.3" ||
+      key == "llama33") {
+    return ChatTemplateKind::Llama31;
+  }
   if (key == "mistralv1" || key == "mistral") return ChatTemplateKind::MistralV1;
   if (key == "mistralv3") return ChatTemplateKind::MistralV3;
   if (key == "mistraltekken" || key == "tekken") return ChatTemplateKind::MistralTekken;
@@ -408,7 +447,8 @@ std::optional<ChatRole> parseChatRole(std::string_view text) {
 }
 
 std::string chatTemplateNames() {
-  return "chatml, qwen3, llama3, mistral-v1, mistral-v3, mistral-tekken, gemma, phi3, phi4-mini, alpaca, plain";
+  return "chatml, qwen3, llama3, llama3.1, mistral-v1, mistral-v3, mistral-tekken, gemma, phi3, phi4-mini, "
+         "alpaca, plain";
 }
 
 } // namespace lorafa

@@ -52,6 +52,25 @@ std::string findDefaultSystemPrompt(std::string_view source) {
   return {};
 }
 
+// The literal of `set date_string = "…"` in a Llama 3.1 template; empty when there is none.
+std::string findDefaultDate(std::string_view source) {
+  const std::string_view head = "date_string";
+  for (std::size_t at = source.find(head); at != std::string_view::npos; at = source.find(head, at + 1)) {
+    std::size_t i = at + head.size();
+    while (i < source.size() && source[i] == ' ')
+      ++i;
+    if (i >= source.size() || source[i] != '=') continue;
+    ++i;
+    while (i < source.size() && source[i] == ' ')
+      ++i;
+    if (i >= source.size() || (source[i] != '"' && source[i] != '\'')) continue;
+    const std::size_t end = source.find(source[i], i + 1);
+    if (end == std::string_view::npos) continue;
+    return unescapeLiteral(source.substr(i + 1, end - i - 1));
+  }
+  return {};
+}
+
 // Whether the role tags of a Phi template ("<|user|>", "'<|' + message['role'] + '|>'") are
 // followed by a newline (Phi-3) or directly by the content (Phi-4-mini). Literal concatenations
 // (' + ') are removed first, so "'<|user|>' + '\n'" reads as "'<|user|>\n'".
@@ -92,12 +111,15 @@ ChatTemplateDetection detectChatTemplate(std::string_view source) {
     return d;
   }
   if (contains(source, "<|start_header_id|>")) {
-    d.kind = ChatTemplateKind::Llama3;
-    if (contains(source, "Cutting Knowledge Date")) {
-      d.note =
-          "this is a Llama 3.1+ template: its \"Cutting Knowledge Date\"/\"Today Date\" system header and "
-          "tool sections are not written (the Llama 3 form is)";
+    if (!contains(source, "Cutting Knowledge Date")) {
+      d.kind = ChatTemplateKind::Llama3;
+      return d;
     }
+    // Llama 3.1+. 3.2's template writes today's date (strftime_now); 3.1's and 3.3's the fixed
+    // default of `set date_string = "26 Jul 2024"` unless a date_string is passed.
+    d.kind = ChatTemplateKind::Llama31;
+    if (!contains(source, "strftime_now")) d.dateString = findDefaultDate(source);
+    d.note = "tool definitions and tool calls are not written";
     return d;
   }
   if (contains(source, "[INST]")) {
@@ -166,7 +188,10 @@ ChatTemplateChoice resolveChatTemplate(const Tokenizer& tokenizer, std::optional
   ChatTemplateChoice choice;
   if (requested) {
     choice.kind = *requested;
-    if (detected.kind == requested) choice.defaultSystemPrompt = detected.defaultSystemPrompt;
+    if (detected.kind == requested) {
+      choice.defaultSystemPrompt = detected.defaultSystemPrompt;
+      choice.dateString = detected.dateString;
+    }
     return choice;
   }
   if (source.empty()) {
@@ -184,6 +209,7 @@ ChatTemplateChoice resolveChatTemplate(const Tokenizer& tokenizer, std::optional
   }
   choice.kind = *detected.kind;
   choice.defaultSystemPrompt = detected.defaultSystemPrompt;
+  choice.dateString = detected.dateString;
   choice.note = detected.note;
   choice.fromTokenizer = true;
   return choice;

@@ -10,6 +10,8 @@ ChatTemplateOptions trainingTemplateOptions(const ChatTemplateOptions& options, 
     filled.bosToken = tokenizer.idToToken(*tokenizer.bosId()).value_or("");
   if (filled.eosToken.empty() && tokenizer.eosId())
     filled.eosToken = tokenizer.idToToken(*tokenizer.eosId()).value_or("");
+  // One date for every row of a dataset, even across midnight.
+  if (filled.dateString.empty()) filled.dateString = todayDateString();
   filled.addGenerationPrompt = false;
   return filled;
 }

@@ -6,8 +6,8 @@
 
 namespace lorafa {
 
-/// `options` with empty BOS/EOS text filled from the tokenizer's bos_token/eos_token, and no
-/// generation prompt (training text).
+/// `options` with empty BOS/EOS text filled from the tokenizer's bos_token/eos_token, an empty
+/// dateString with today's date (todayDateString), and no generation prompt (training text).
 ChatTemplateOptions trainingTemplateOptions(const ChatTemplateOptions& options, const Tokenizer& tokenizer);
 
 /// An Alpaca, Chat or SourceTarget example (source = user, target = assistant) written by a

@@ -232,7 +232,12 @@ void Trainer::setup() {
         *m_tokenizer, requested, dataset.format == DatasetFormat::Alpaca ? ChatTemplateKind::Alpaca : ChatTemplateKind::Plain);
     processing.chatTemplate = choice.kind;
     processing.templateOptions.defaultSystemPrompt = choice.defaultSystemPrompt;
+    // Training and validation rows get the same "Today Date" (Llama 3.1), fixed here.
+    processing.templateOptions.dateString = choice.dateString.empty() ? todayDateString() : choice.dateString;
     if (!choice.note.empty()) log(LogLevel::Info, "chat template " + std::string(toString(choice.kind)) + ": " + choice.note);
+    if (choice.kind == ChatTemplateKind::Llama31) {
+      log(LogLevel::Info, "chat template llama3.1: Today Date: " + processing.templateOptions.dateString);
+    }
   }
   m_train = tokenizeDataset(dataset, split.train, *m_tokenizer, processing);
   if (evalDataset) {

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -123,6 +124,60 @@ TEST(ChatTemplate, Llama3TrimsContentAndWritesTheAssistantHeaderAsGenerationProm
                     "<|start_header_id|>assistant<|end_header_id|>\n\n");
   const RenderedChat answered = renderChat(ChatTemplateKind::Llama3, {user("Hi"), bot("\n Hello \n")});
   EXPECT_EQ(spans(answered), Strings{"Hello<|eot_id|>"});
+}
+
+// Llama 3.1/3.2/3.3: written out by hand from their Jinja templates for conversations without
+// tools (tests/reference runs the real templates with transformers).
+TEST(ChatTemplate, Llama31WritesTheSystemHeaderWithTheDateAndTheTrimmedSystemMessage) {
+  ChatTemplateOptions options;
+  options.dateString = "07 Dec 2026";
+  const RenderedChat r =
+      renderChat(ChatTemplateKind::Llama31,
+                 {sys(" You are a helpful AI assistant\n"), user("What is France's capital?"),
+                  bot(" Paris\n"), user("And Italy's?"), bot("Rome")},
+                 options);
+  EXPECT_EQ(r.text, "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
+                    "Cutting Knowledge Date: December 2023\nToday Date: 07 Dec 2026\n\n"
+                    "You are a helpful AI assistant<|eot_id|>"
+                    "<|start_header_id|>user<|end_header_id|>\n\nWhat is France's capital?<|eot_id|>"
+                    "<|start_header_id|>assistant<|end_header_id|>\n\nParis<|eot_id|>"
+                    "<|start_header_id|>user<|end_header_id|>\n\nAnd Italy's?<|eot_id|>"
+                    "<|start_header_id|>assistant<|end_header_id|>\n\nRome<|eot_id|>");
+  EXPECT_EQ(spans(r), (Strings{"Paris<|eot_id|>", "Rome<|eot_id|>"}));
+}
+
+TEST(ChatTemplate, Llama31WritesTheHeaderWithoutASystemMessageAndLaterSystemMessagesAsTurns) {
+  ChatTemplateOptions options;
+  options.dateString = "26 Jul 2024";
+  options.bosToken = "<BOS>";
+  options.addGenerationPrompt = true;
+  const RenderedChat r = renderChat(ChatTemplateKind::Llama31,
+                                    {user("Hi"), bot("Hello"), sys("Be brief."), user("Bye")}, options);
+  EXPECT_EQ(r.text, "<BOS><|start_header_id|>system<|end_header_id|>\n\n"
+                    "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n<|eot_id|>"
+                    "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+                    "<|start_header_id|>assistant<|end_header_id|>\n\nHello<|eot_id|>"
+                    "<|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
+                    "<|start_header_id|>user<|end_header_id|>\n\nBye<|eot_id|>"
+                    "<|start_header_id|>assistant<|end_header_id|>\n\n");
+  EXPECT_EQ(spans(r), Strings{"Hello<|eot_id|>"});
+  EXPECT_THROW(renderChat(ChatTemplateKind::Llama31, {user("Hi"), bot("Hello")}, options),
+               std::invalid_argument);
+  EXPECT_TRUE(templateOwnsSpecialTokens(ChatTemplateKind::Llama31));
+}
+
+TEST(ChatTemplate, Llama31WithoutADateWritesTodaysAsStrftimeDoes) {
+  // The reference: strftime("%d %b %Y") of the local time in the "C" locale (the test's), which
+  // is what transformers' strftime_now gives in a Python process.
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  char expected[32];
+  ASSERT_GT(std::strftime(expected, sizeof expected, "%d %b %Y", &local), 0u);
+  EXPECT_EQ(todayDateString(), expected);
+  const RenderedChat r = renderChat(ChatTemplateKind::Llama31, {user("Hi")});
+  EXPECT_NE(r.text.find(std::string("\nToday Date: ") + expected + "\n\n<|eot_id|>"), std::string::npos)
+      << r.text;
 }
 
 TEST(ChatTemplate, MistralV1MatchesMistralsDocumentedString) {
@@ -282,17 +337,22 @@ TEST(ChatTemplate, Phi4MiniWritesRoleTagsWithoutNewlines) {
 TEST(ChatTemplate, NamesRoundTrip) {
   for (const ChatTemplateKind kind :
        {ChatTemplateKind::ChatML, ChatTemplateKind::Qwen3, ChatTemplateKind::Llama3,
-        ChatTemplateKind::MistralV1, ChatTemplateKind::MistralV3, ChatTemplateKind::MistralTekken,
-        ChatTemplateKind::Gemma, ChatTemplateKind::Phi3, ChatTemplateKind::Phi4Mini,
-        ChatTemplateKind::Alpaca, ChatTemplateKind::Plain}) {
+        ChatTemplateKind::Llama31, ChatTemplateKind::MistralV1, ChatTemplateKind::MistralV3,
+        ChatTemplateKind::MistralTekken, ChatTemplateKind::Gemma, ChatTemplateKind::Phi3,
+        ChatTemplateKind::Phi4Mini, ChatTemplateKind::Alpaca, ChatTemplateKind::Plain}) {
     EXPECT_EQ(parseChatTemplateKind(toString(kind)), kind) << toString(kind);
   }
   EXPECT_EQ(parseChatTemplateKind("Mistral_V3"), ChatTemplateKind::MistralV3);
   EXPECT_EQ(parseChatTemplateKind("llama-3"), ChatTemplateKind::Llama3);
+  EXPECT_EQ(toString(ChatTemplateKind::Llama31), std::string("llama3.1"));
+  for (const char* name : {"Llama-3.1", "llama_3.2", "LLAMA3.3", "llama31", "llama-3-2", "llama33"})
+    EXPECT_EQ(parseChatTemplateKind(name), ChatTemplateKind::Llama31) << name;
+  EXPECT_EQ(parseChatTemplateKind("llama3.4"), std::nullopt);
   EXPECT_EQ(parseChatTemplateKind("Gemma3"), ChatTemplateKind::Gemma);
   EXPECT_EQ(parseChatTemplateKind("phi-3.5"), std::nullopt); // "." is not a separator
   EXPECT_EQ(parseChatTemplateKind("phi_4_mini"), ChatTemplateKind::Phi4Mini);
   EXPECT_NE(chatTemplateNames().find("gemma, phi3, phi4-mini"), std::string::npos);
+  EXPECT_NE(chatTemplateNames().find("llama3, llama3.1, mistral-v1"), std::string::npos);
   EXPECT_FALSE(parseChatTemplateKind("vicuna"));
   EXPECT_EQ(parseChatRole("human"), ChatRole::User);
   EXPECT_EQ(parseChatRole("gpt"), ChatRole::Assistant);
@@ -327,11 +387,6 @@ TEST(ChatTemplateDetection, RecognisesQwen3Llama3MistralAndAlpaca) {
   EXPECT_EQ(
       detectChatTemplate("{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' }}").kind,
       ChatTemplateKind::Llama3);
-  const ChatTemplateDetection llama31 = detectChatTemplate(
-      "{{- '<|start_header_id|>system<|end_header_id|>\\n\\n' }}{{- 'Cutting Knowledge Date: "
-      "December 2023\\n' }}");
-  EXPECT_EQ(llama31.kind, ChatTemplateKind::Llama3);
-  EXPECT_NE(llama31.note.find("Cutting Knowledge Date"), std::string::npos);
   EXPECT_EQ(detectChatTemplate("{{ bos_token }}{{ ' [INST] ' + message['content'] + ' [/INST]' }}").kind,
             ChatTemplateKind::MistralV1);
   EXPECT_EQ(detectChatTemplate("{{ bos_token }}{{ '[INST] ' + message['content'] + ' [/INST]' }}").kind,
@@ -394,6 +449,54 @@ TEST(ChatTemplateDetection, TellsPhi3FromPhi4MiniByTheNewlineAfterTheRoleTag) {
       "{{ '<|assistant|>' }}{% else %}{{ eos_token }}{% endif %}");
   EXPECT_EQ(phi4mini.kind, ChatTemplateKind::Phi4Mini);
   EXPECT_EQ(phi4mini.note, "");
+}
+
+namespace {
+// Snippets of the two Llama 3.1+ templates' date handling: 3.2's writes today's date through
+// strftime_now (which transformers defines), 3.1's and 3.3's a fixed date unless one is passed.
+const char* const kLlama32Like =
+    "{{- bos_token }}\n{%- if not date_string is defined %}\n    {%- if strftime_now is defined %}\n"
+    "        {%- set date_string = strftime_now(\"%d %b %Y\") %}\n    {%- else %}\n"
+    "        {%- set date_string = \"26 Jul 2024\" %}\n    {%- endif %}\n{%- endif %}\n"
+    "{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}\n"
+    "{{- \"Cutting Knowledge Date: December 2023\\n\" }}\n{{- \"Today Date: \" + date_string + \"\\n\\n\" }}";
+const char* const kLlama31Like =
+    "{{- bos_token }}\n{%- if not date_string is defined %}\n    {%- set date_string = \"26 Jul 2024\" %}\n"
+    "{%- endif %}\n{%- if builtin_tools is defined or tools is not none %}\n"
+    "{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}\n"
+    "{{- \"Cutting Knowledge Date: December 2023\\n\" }}\n{{- \"Today Date: \" + date_string + \"\\n\\n\" }}";
+} // namespace
+
+TEST(ChatTemplateDetection, RecognisesLlama31And32AndTheDateTheyWrite) {
+  const ChatTemplateDetection llama32 = detectChatTemplate(kLlama32Like);
+  ASSERT_TRUE(llama32.kind);
+  EXPECT_EQ(*llama32.kind, ChatTemplateKind::Llama31);
+  EXPECT_EQ(llama32.dateString, ""); // today's
+  EXPECT_EQ(llama32.note, "tool definitions and tool calls are not written");
+  const ChatTemplateDetection llama31 = detectChatTemplate(kLlama31Like);
+  ASSERT_TRUE(llama31.kind);
+  EXPECT_EQ(*llama31.kind, ChatTemplateKind::Llama31);
+  EXPECT_EQ(llama31.dateString, "26 Jul 2024");
+  EXPECT_EQ(detectChatTemplate("{%- set date_string='1 Jan 2025' %}Cutting Knowledge Date<|start_header_id|>")
+                .dateString,
+            "1 Jan 2025");
+  // The Llama 3.0 template has no system header of its own.
+  EXPECT_EQ(
+      detectChatTemplate("{{ bos_token + '<|start_header_id|>' + message['role'] + '<|end_header_id|>' }}")
+          .kind,
+      ChatTemplateKind::Llama3);
+}
+
+TEST(ChatTemplateDetection, ResolvePassesTheTemplatesDateOn) {
+  lorafa::testing::FakeTokenizer tokenizer;
+  tokenizer.setChatTemplate(kLlama31Like);
+  const ChatTemplateChoice detected = resolveChatTemplate(tokenizer, std::nullopt);
+  EXPECT_EQ(detected.kind, ChatTemplateKind::Llama31);
+  EXPECT_EQ(detected.dateString, "26 Jul 2024");
+  EXPECT_EQ(resolveChatTemplate(tokenizer, ChatTemplateKind::Llama31).dateString, "26 Jul 2024");
+  EXPECT_EQ(resolveChatTemplate(tokenizer, ChatTemplateKind::Llama3).dateString, "");
+  tokenizer.setChatTemplate(kLlama32Like);
+  EXPECT_EQ(resolveChatTemplate(tokenizer, std::nullopt).dateString, "");
 }
 
 TEST(ChatTemplateDetection, ResolveUsesTheRequestTheTokenizerOrTheFallbackAndOtherwiseAsks) {

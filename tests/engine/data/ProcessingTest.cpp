@@ -111,21 +111,26 @@ TEST(Masking, MultiTurnChatCountsEveryAnswer) {
                                   {ChatRole::Assistant, "b"},
                                   {ChatRole::User, "c"},
                                   {ChatRole::Assistant, "d"}}});
-  const TokenizedDataset t = tokenizeDataset(d, tok, optionsFor(ChatTemplateKind::Llama3));
-  const auto& row = t.rows[0];
-  // Labels kept: "b", <|eot_id|>, "d", <|eot_id|>; nothing else.
-  std::vector<TokenId> kept;
-  for (std::size_t i = 0; i < row.labels.size(); ++i) {
-    if (row.labels[i] != kIgnoreIndex) {
-      EXPECT_EQ(row.labels[i], row.inputIds[i]);
-      kept.push_back(row.labels[i]);
+  // Llama 3.1 adds its system header to the prompt; the answers and their ends are the same.
+  for (const ChatTemplateKind kind : {ChatTemplateKind::Llama3, ChatTemplateKind::Llama31}) {
+    const TokenizedDataset t = tokenizeDataset(d, tok, optionsFor(kind));
+    const auto& row = t.rows[0];
+    // Labels kept: "b", <|eot_id|>, "d", <|eot_id|>; nothing else.
+    std::vector<TokenId> kept;
+    for (std::size_t i = 0; i < row.labels.size(); ++i) {
+      if (row.labels[i] != kIgnoreIndex) {
+        EXPECT_EQ(row.labels[i], row.inputIds[i]);
+        kept.push_back(row.labels[i]);
+      }
     }
+    const TokenId eot = tok.idOf("<|eot_id|>");
+    EXPECT_EQ(kept, (std::vector<TokenId>{tok.idOf("b"), eot, tok.idOf("d"), eot})) << toString(kind);
+    // The row ends with the special <|eot_id|>: the trainer's generation cases stop on it.
+    EXPECT_TRUE(tok.isSpecial(row.labels.back())) << toString(kind);
+    // The template writes the tokenizer's BOS text ("<s>" here) once; the tokenizer adds no second one.
+    EXPECT_EQ(row.inputIds.front(), 1);
+    EXPECT_EQ(std::count(row.inputIds.begin(), row.inputIds.end(), TokenId(1)), 1);
   }
-  const TokenId eot = tok.idOf("<|eot_id|>");
-  EXPECT_EQ(kept, (std::vector<TokenId>{tok.idOf("b"), eot, tok.idOf("d"), eot}));
-  // The template writes the tokenizer's BOS text ("<s>" here) once; the tokenizer adds no second one.
-  EXPECT_EQ(row.inputIds.front(), 1);
-  EXPECT_EQ(std::count(row.inputIds.begin(), row.inputIds.end(), TokenId(1)), 1);
 }
 
 TEST(Masking, ATokenStraddlingABoundaryCountsAsResponse) {

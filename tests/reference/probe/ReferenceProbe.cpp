@@ -8,10 +8,11 @@
 //       out: logits (float32) as the model returns them.
 //   generate <model dir> <comma-separated prompt ids> <max new tokens> cache|no-cache
 //       prints {"tokens": [...]}: greedy continuation, stop token included when produced.
-//   chat <tokenizer dir> <conversation.json> [--generation-prompt] [--template NAME]
+//   chat <tokenizer dir> <conversation.json> [--generation-prompt] [--template NAME] [--date TEXT]
 //       the template the engine picks from the tokenizer's chat_template (resolveChatTemplate),
 //       or the one named, with the options training uses (the tokenizer's BOS/EOS text, its
-//       default system prompt); conversation.json: [{"role": ..., "content": ...}, ...], or an
+//       default system prompt and date), the date given with --date (Llama 3.1's "Today Date",
+//       as apply_chat_template's date_string); conversation.json: [{"role": ..., "content": ...}, ...], or an
 //       instruction record {"instruction": ..., "input": ..., "output": ...} (rendered as
 //       instruction data is, renderInstruction). Prints {"template": name, "text": rendered
 //       text, "spans": [[begin, end], ...]} (byte offsets of the trained spans).
@@ -57,12 +58,13 @@ namespace {
 using lorafa::ModelInputs;
 
 [[noreturn]] void usage() {
-  std::cerr << "usage: lorafa-reference-probe logits <model dir> <inputs.safetensors> <out.safetensors> "
-               "[--adapter <PEFT dir>] [--method lora|lora-fa]\n"
-               "       lorafa-reference-probe generate <model dir> <ids,...> <max new tokens> cache|no-cache\n"
-               "       lorafa-reference-probe chat <tokenizer dir> <conversation.json> [--generation-prompt]\n"
-               "                                   [--template NAME]\n"
-               "       lorafa-reference-probe train <run config> <out.safetensors> <steps>\n";
+  std::cerr
+      << "usage: lorafa-reference-probe logits <model dir> <inputs.safetensors> <out.safetensors> "
+         "[--adapter <PEFT dir>] [--method lora|lora-fa]\n"
+         "       lorafa-reference-probe generate <model dir> <ids,...> <max new tokens> cache|no-cache\n"
+         "       lorafa-reference-probe chat <tokenizer dir> <conversation.json> [--generation-prompt]\n"
+         "                                   [--template NAME] [--date TEXT]\n"
+         "       lorafa-reference-probe train <run config> <out.safetensors> <steps>\n";
   std::exit(2);
 }
 
@@ -124,9 +126,12 @@ int chat(const std::vector<std::string>& args) {
   if (args.size() < 2) usage();
   bool generationPrompt = false;
   std::optional<lorafa::ChatTemplateKind> requested;
+  std::string date;
   for (std::size_t i = 2; i < args.size(); ++i) {
     if (args[i] == "--generation-prompt") {
       generationPrompt = true;
+    } else if (args[i] == "--date" && i + 1 < args.size()) {
+      date = args[++i];
     } else if (args[i] == "--template" && i + 1 < args.size()) {
       requested = lorafa::parseChatTemplateKind(args[++i]);
       if (!requested) throw std::invalid_argument("unknown template " + args[i]);
@@ -141,6 +146,7 @@ int chat(const std::vector<std::string>& args) {
   const nlohmann::json conversation = nlohmann::json::parse(in);
   lorafa::ChatTemplateOptions options;
   options.defaultSystemPrompt = choice.defaultSystemPrompt;
+  options.dateString = date.empty() ? choice.dateString : date;
   options = lorafa::trainingTemplateOptions(options, *tokenizer);
   options.addGenerationPrompt = generationPrompt;
   lorafa::RenderedChat rendered;
