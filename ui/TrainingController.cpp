@@ -70,7 +70,7 @@ TrainingController::~TrainingController() {
   if (m_thread.joinable()) m_thread.join();
 }
 
-void TrainingController::start(const RunConfig& config) { launch(config, 0); }
+void TrainingController::start(const RunConfig& config) { launch(withRunStartValues(config), 0); }
 
 void TrainingController::resumeRun(qint64 runId) {
   if (m_active) return;

@@ -165,8 +165,9 @@ int exitCodeOf(TrainerState state) {
 
 /// Sets up, records the run, trains, finishes the record. Setup errors return kExitBadConfig
 /// before anything is recorded.
-int train(const RunConfig& config, const std::string& storePath, const std::optional<std::int64_t>& resumedFrom,
+int train(const RunConfig& requested, const std::string& storePath, const std::optional<std::int64_t>& resumedFrom,
           std::ostream& out, std::ostream& err) {
+  const RunConfig config = withRunStartValues(requested); // a resume's stored config has them already
   // Data parallel (`--nproc`, LaunchCommand.h): rank 0 prints, records the run and writes the
   // checkpoints; the other ranks train their shards silently.
   DistributedConfig distributed;

@@ -27,6 +27,11 @@ struct DatasetConfig {
   std::string path;
   DatasetFormat format = DatasetFormat::Auto;
   std::string chatTemplate; ///< a parseChatTemplateKind name; empty: the tokenizer's, else a fallback
+  /// "template_date": the "Today Date" a Llama 3.2-style template writes where it takes the
+  /// current day ("07 Dec 2026", as strftime "%d %b %Y"); templates with a fixed date (3.1, 3.3)
+  /// keep theirs. Empty: the day the run starts, which withRunStartValues() writes into the run's
+  /// stored config so that a resume on another day renders the same rows.
+  std::string templateDate;
   double validationFraction = 0.1; ///< in [0, 1); 0: no evaluation
   /// A separate evaluation file (a held-out test split): when set, it is evaluated whole and
   /// validationFraction is not used; same format and columns as `path`.
@@ -129,6 +134,9 @@ RunConfig parseRunConfig(const std::string& text, const std::string& path);
 RunConfig loadRunConfig(const std::string& path);
 
 /// The config as JSON in the documented schema (every key written); parseRunConfig reads it back.
+/// The config as a new run stores it: values fixed when a run first starts filled in (the
+/// dataset's templateDate: today). A resumed run reads them back from the stored config.
+RunConfig withRunStartValues(RunConfig config);
 std::string toJson(const RunConfig& config);
 
 const char* toString(LrSchedule schedule);

@@ -297,6 +297,7 @@ void readConfig(const Node& root, Reader& r, RunConfig& c) {
               else r.problem(f.line, k, "expected auto or one of " + chatTemplateNames() + ", found \"" + *s + "\"");
             }
           }},
+         {"template_date", setString(c.dataset.templateDate)},
          {"validation_fraction", setNumber(c.dataset.validationFraction, unit, "in [0, 1)")},
          {"eval_path", setString(c.dataset.evalPath)},
          {"text_column", setString(c.dataset.textColumn)},
@@ -532,6 +533,7 @@ std::string toJson(const RunConfig& c) {
   j["dataset"] = {{"path", c.dataset.path},
                   {"format", toString(c.dataset.format)},
                   {"template", c.dataset.chatTemplate.empty() ? "auto" : c.dataset.chatTemplate},
+                  {"template_date", c.dataset.templateDate},
                   {"validation_fraction", c.dataset.validationFraction},
                   {"eval_path", c.dataset.evalPath},
                   {"text_column", c.dataset.textColumn},
@@ -598,6 +600,11 @@ std::optional<Precision> parsePrecision(std::string_view text) {
   if (t == "bf16" || t == "bfloat16") return Precision::Bf16;
   if (t == "fp16" || t == "float16") return Precision::Fp16;
   return std::nullopt;
+}
+
+RunConfig withRunStartValues(RunConfig config) {
+  if (config.dataset.templateDate.empty()) config.dataset.templateDate = todayDateString();
+  return config;
 }
 
 } // namespace lorafa

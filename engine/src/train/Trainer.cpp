@@ -232,8 +232,11 @@ void Trainer::setup() {
         *m_tokenizer, requested, dataset.format == DatasetFormat::Alpaca ? ChatTemplateKind::Alpaca : ChatTemplateKind::Plain);
     processing.chatTemplate = choice.kind;
     processing.templateOptions.defaultSystemPrompt = choice.defaultSystemPrompt;
-    // Training and validation rows get the same "Today Date" (Llama 3.1), fixed here.
-    processing.templateOptions.dateString = choice.dateString.empty() ? todayDateString() : choice.dateString;
+    // Training and validation rows get the same "Today Date" (Llama 3.1–3.3 templates): the
+    // template's own fixed date, else the run's (dataset.template_date, fixed when it first started).
+    processing.templateOptions.dateString =
+        !choice.dateString.empty() ? choice.dateString
+                                   : (c.dataset.templateDate.empty() ? todayDateString() : c.dataset.templateDate);
     if (!choice.note.empty()) log(LogLevel::Info, "chat template " + std::string(toString(choice.kind)) + ": " + choice.note);
     if (choice.kind == ChatTemplateKind::Llama31) {
       log(LogLevel::Info, "chat template llama3.1: Today Date: " + processing.templateOptions.dateString);

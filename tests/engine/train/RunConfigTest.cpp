@@ -1,3 +1,4 @@
+#include "lorafa/ChatTemplate.h"
 #include "lorafa/RunConfig.h"
 
 #include <gtest/gtest.h>
@@ -30,6 +31,21 @@ TEST(RunConfigTest, MinimalYamlGivesDefaults) {
   EXPECT_EQ(c.optim.schedule, LrSchedule::Linear);
   EXPECT_EQ(c.train.batchSize, 4);
   EXPECT_EQ(c.train.device, "auto");
+}
+
+// A Llama 3.2-style template writes the current day: a new run fixes it in its stored config, so
+// `lorafa resume` on another day renders the same rows; a date the user gave is kept.
+TEST(RunConfigTest, TheTemplateDateIsFixedWhenARunStartsAndStoredWithIt) {
+  const RunConfig plain = parseRunConfig(kMinimalYaml, "run.yaml");
+  EXPECT_TRUE(plain.dataset.templateDate.empty());
+  const RunConfig started = withRunStartValues(plain);
+  EXPECT_EQ(started.dataset.templateDate, todayDateString());
+  const RunConfig stored = parseRunConfig(toJson(started), "run 3 config.json");
+  EXPECT_EQ(stored.dataset.templateDate, started.dataset.templateDate);
+  EXPECT_EQ(withRunStartValues(stored).dataset.templateDate, started.dataset.templateDate);
+  const RunConfig given =
+      parseRunConfig("model: m\ndataset:\n  path: d.jsonl\n  template_date: 01 Jan 2025\noutput_dir: out\n", "run.yaml");
+  EXPECT_EQ(withRunStartValues(given).dataset.templateDate, "01 Jan 2025");
 }
 
 TEST(RunConfigTest, YamlAndJsonReadTheSameSchema) {
