@@ -89,7 +89,7 @@ int runModelsList(const ModelsOptions& options, std::ostream& out, std::ostream&
     if (options.json) {
       nlohmann::json list = nlohmann::json::array();
       for (const LibraryModel& m : models) list.push_back(toJson(m));
-      out << list.dump(2) << "\n";
+      out << list.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
       return kExitOk;
     }
     out << "hub cache: " << hub.cacheDir << "\nlibrary folders: " << folders.path() << " (" << folders.folders().size()

@@ -82,11 +82,11 @@ CASES: dict[str, Case] = {c.name: c for c in [
          _llama_like(tf.Qwen3Config, head_dim=32, tie_word_embeddings=True,
                      rope_parameters={"rope_type": "default", "rope_theta": 1000000.0}),
          tf.Qwen3ForCausalLM),
-    # Qwen3 with YaRN for long context (as the Qwen3 model cards describe): factor 4 over 16
-    # original positions.
+    # Qwen3 with YaRN for long context (as the Qwen3 model cards describe): factor 3 over 16
+    # original positions, where max_position_embeddings / original is 4 (the config's factor wins).
     Case("qwen3_yarn", "causal",
          _llama_like(tf.Qwen3Config, head_dim=16,
-                     rope_parameters={"rope_type": "yarn", "rope_theta": 1000000.0, "factor": 4.0,
+                     rope_parameters={"rope_type": "yarn", "rope_theta": 1000000.0, "factor": 3.0,
                                       "original_max_position_embeddings": 16}),
          tf.Qwen3ForCausalLM),
     # SmolLM3: every 4th layer without RoPE (NoPE); with use_sliding_window those layers slide.

@@ -40,6 +40,7 @@ inline std::string pythonExecutable() {
 
 struct FakeHubOptions {
   bool dropOnce = false;          ///< drop the connection half way through the first LFS download
+  bool busyOnce = false;          ///< answer the first LFS download with 503 (a busy CDN)
   double rateBytesPerSecond = 0;  ///< throttle bodies (0: unlimited)
   std::map<std::string, std::string> gated; ///< repo id -> the token that may read it
 };
@@ -71,6 +72,7 @@ public:
     std::vector<std::string> argv{pythonExecutable(), LORAFA_FAKE_HUB_SCRIPT, "--repos", reposDir().string(),
                                   "--port-file", (m_root / "port").string(), "--log", logPath().string()};
     if (m_options.dropOnce) argv.push_back("--drop-once");
+    if (m_options.busyOnce) argv.push_back("--busy-once");
     if (m_options.rateBytesPerSecond > 0) argv.insert(argv.end(), {"--rate", std::to_string(m_options.rateBytesPerSecond)});
     for (const auto& [repo, token] : m_options.gated) argv.insert(argv.end(), {"--gated", repo + "=" + token});
     m_server = std::make_unique<ChildProcess>(argv, std::map<std::string, std::string>{}, m_root);

@@ -16,6 +16,7 @@ Hub's do: 404 RepoNotFound / RevisionNotFound / EntryNotFound; a repository name
 answers resolve requests with 401 GatedRepo without a token and 403 with another token.
 
 --drop-once closes the connection half way through the first full GET of an LFS blob.
+--busy-once answers the first GET of an LFS blob with 503 Service Unavailable (a busy CDN).
 --rate limits every body to that many bytes per second (so progress can be watched).
 Every request is appended to --log as a JSON line: method, path, range, authorization.
 The chosen port is written to --port-file once the server listens.
@@ -168,6 +169,11 @@ class Handler(BaseHTTPRequestHandler):
         return self.error(404, "RepoNotFound", f"no route {path}", send_body)
 
     def serve_blob(self, data, send_body):
+        with self.server.drop_lock:
+            busy = self.server.args.busy_once and send_body and not self.server.busied
+            self.server.busied = self.server.busied or busy
+        if busy:
+            return self.reply(503, {"Retry-After": "1"}, b"busy", send_body)
         requested = self.headers.get("Range")
         start = 0
         if requested and requested.startswith("bytes="):
@@ -201,6 +207,7 @@ def main():
     parser.add_argument("--port-file", required=True)
     parser.add_argument("--log", required=True)
     parser.add_argument("--drop-once", action="store_true")
+    parser.add_argument("--busy-once", action="store_true")
     parser.add_argument("--rate", type=float, default=0.0, help="bytes per second per body (0: unlimited)")
     parser.add_argument("--gated", action="append", default=[], help="ORG/NAME=TOKEN")
     args = parser.parse_args()
@@ -214,6 +221,7 @@ def main():
     server.log_lock = threading.Lock()
     server.drop_lock = threading.Lock()
     server.dropped = False
+    server.busied = False
     open(args.log, "a").close()
     temporary = args.port_file + ".tmp"
     with open(temporary, "w") as f:

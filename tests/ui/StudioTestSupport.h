@@ -23,6 +23,10 @@ inline QApplication& app() {
   static char* argv[] = {name, nullptr};
   static QApplication* instance = [] {
     QStandardPaths::setTestModeEnabled(true);
+    // The Model page's library scans the Hugging Face cache: never this machine's own (tests that
+    // want one set HF_HUB_CACHE themselves). Set before any thread exists.
+    static QTemporaryDir emptyHubCache;
+    qputenv("HF_HUB_CACHE", emptyHubCache.filePath("hub").toUtf8());
     // As lorafa-studio's main() does: live CPU memory needs the tracker before any tensor exists.
     CpuMemoryTracker::instance().install();
     // OMP_NUM_THREADS as LibTorch itself honours it (the ThreadSanitizer run sets 1); else all cores.

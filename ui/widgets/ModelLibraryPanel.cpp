@@ -191,11 +191,12 @@ void ModelLibraryPanel::refresh() {
   m_scanStatus->setText(tr("Looking for models …"));
   BackgroundTask::run(
       nullptr, this,
-      [path = libraryPath().toStdString()] {
+      // The environment is read here, on the UI thread: getenv on a worker while the UI thread
+      // may setenv is undefined behaviour.
+      [path = libraryPath().toStdString(), cacheDir = hubSettingsFromProcessEnvironment().cacheDir] {
         ScanResult result;
         try {
-          const HubSettings hub = hubSettingsFromProcessEnvironment();
-          result.models = scanModelLibrary(hub.cacheDir, ModelLibraryFolders::load(path).folders());
+          result.models = scanModelLibrary(cacheDir, ModelLibraryFolders::load(path).folders());
         } catch (const std::exception& e) {
           result.error = QString::fromStdString(e.what());
         }

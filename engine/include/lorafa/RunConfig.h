@@ -133,10 +133,11 @@ RunConfig parseRunConfig(const std::string& text, const std::string& path);
 /// Throws ConfigError (an unreadable file is one problem too).
 RunConfig loadRunConfig(const std::string& path);
 
-/// The config as JSON in the documented schema (every key written); parseRunConfig reads it back.
 /// The config as a new run stores it: values fixed when a run first starts filled in (the
 /// dataset's templateDate: today). A resumed run reads them back from the stored config.
 RunConfig withRunStartValues(RunConfig config);
+
+/// The config as JSON in the documented schema (every key written); parseRunConfig reads it back.
 std::string toJson(const RunConfig& config);
 
 const char* toString(LrSchedule schedule);

@@ -225,6 +225,10 @@ bool Puller::fetch(const RemoteFile& file, const fs::path& blob) {
     have = 0;
   }
   if (have > 0) note("resuming " + file.path + " at byte " + std::to_string(have) + " of " + std::to_string(file.size));
+  if (file.size == 0) { // an empty file (an __init__.py, a .gitkeep): nothing to download
+    std::unique_ptr<std::FILE, FileCloser> out(std::fopen(incomplete.c_str(), "wb"));
+    if (!out) throw HubError(HubError::Kind::Io, incomplete.string() + ": cannot write into the cache: " + std::strerror(errno));
+  }
   for (int attempt = 1; have < file.size; ++attempt) {
     std::unique_ptr<std::FILE, FileCloser> out(std::fopen(incomplete.c_str(), "ab"));
     if (!out) throw HubError(HubError::Kind::Io, incomplete.string() + ": cannot write into the cache: " + std::strerror(errno));
@@ -243,22 +247,28 @@ bool Puller::fetch(const RemoteFile& file, const fs::path& blob) {
       throw HubError(HubError::Kind::Io, incomplete.string() + ": writing into the cache failed: " + std::strerror(errno));
     }
     out.reset();
-    if (transfer.reply.status >= 400) throwForStatus(transfer.reply, m_options, "file " + file.path, file.url);
+    // A busy or failing server (429, 5xx) is retried like a dropped connection; other errors are
+    // final. Only 200 and 206 bring the file: any other answer keeps what arrived and retries.
+    const long status = transfer.reply.status;
+    const bool busy = status == 429 || status >= 500;
+    if (status >= 400 && !busy) throwForStatus(transfer.reply, m_options, "file " + file.path, file.url);
     if (transfer.aborted) return false;
     have = static_cast<std::int64_t>(fs::file_size(incomplete, ec));
     m_progress.fileBytesDone = have;
     m_progress.bytesDone = m_bytesBeforeFile + have;
-    if (transfer.ok) break;
+    if (transfer.ok && (status == 200 || status == 206)) break;
     if (transfer.error == "writing the downloaded data failed") {
       throw HubError(HubError::Kind::Io, incomplete.string() + ": writing into the cache failed (disk full?)");
     }
+    const std::string problem =
+        !transfer.error.empty() ? transfer.error : "the server answered HTTP " + std::to_string(status);
     if (attempt >= m_options.maxAttemptsPerFile) {
       throw HubError(HubError::Kind::Network,
-                     file.url + ": " + transfer.error + " (after " + std::to_string(attempt) + " attempts; " +
+                     file.url + ": " + problem + " (after " + std::to_string(attempt) + " attempts; " +
                          std::to_string(have) + " of " + std::to_string(file.size) +
                          " bytes are kept in the cache, run the pull again to resume)");
     }
-    note("connection to " + file.url + " lost at byte " + std::to_string(have) + " (" + transfer.error +
+    note("connection to " + file.url + " lost at byte " + std::to_string(have) + " (" + problem +
          "); resuming, attempt " + std::to_string(attempt + 1) + " of " + std::to_string(m_options.maxAttemptsPerFile));
     for (int i = 0; i < attempt * 5; ++i) { // a short back-off that still answers a stop at once
       if (stopRequested()) return false;

@@ -52,9 +52,12 @@ std::int64_t bytesOnDisk(const fs::path& dir) {
 void addHubCache(const fs::path& cache, std::vector<LibraryModel>& models) {
   std::error_code ec;
   if (!fs::is_directory(cache, ec)) return;
-  for (const fs::directory_entry& repo : fs::directory_iterator(cache, ec)) {
+  // Error codes throughout: one unreadable entry is skipped, never the whole listing.
+  for (fs::directory_iterator it(cache, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::directory_entry& repo = *it;
+    std::error_code entryError;
     const std::optional<std::string> repoId = hubcache::repoIdFromFolderName(repo.path().filename().string());
-    if (!repoId || !repo.is_directory()) continue;
+    if (!repoId || !repo.is_directory(entryError)) continue;
     // Which refs (main, a tag, refs/pr/1) name each commit.
     std::map<std::string, std::vector<std::string>> refsByCommit;
     const fs::path refs = repo.path() / "refs";
@@ -66,8 +69,10 @@ void addHubCache(const fs::path& cache, std::vector<LibraryModel>& models) {
       }
     }
     std::error_code snapshotsError;
-    for (const fs::directory_entry& snapshot : fs::directory_iterator(repo.path() / "snapshots", snapshotsError)) {
-      if (!snapshot.is_directory()) continue;
+    for (fs::directory_iterator snapshots(repo.path() / "snapshots", snapshotsError), last;
+         !snapshotsError && snapshots != last; snapshots.increment(snapshotsError)) {
+      const fs::directory_entry& snapshot = *snapshots;
+      if (!snapshot.is_directory(entryError)) continue;
       LibraryModel model = describeModelFolder(snapshot.path().string());
       model.source = LibraryModel::Source::HubCache;
       model.repoId = *repoId;
@@ -99,11 +104,14 @@ void addFolder(const fs::path& folder, std::vector<LibraryModel>& models) {
     return;
   }
   std::vector<fs::path> modelDirs;
-  if (fs::exists(folder / "config.json")) {
+  if (fs::exists(folder / "config.json", ec)) {
     modelDirs.push_back(folder);
   } else {
-    for (const fs::directory_entry& sub : fs::directory_iterator(folder, ec)) {
-      if (sub.is_directory() && fs::exists(sub.path() / "config.json")) modelDirs.push_back(sub.path());
+    for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+      std::error_code entryError;
+      if (it->is_directory(entryError) && fs::exists(it->path() / "config.json", entryError)) {
+        modelDirs.push_back(it->path());
+      }
     }
     std::sort(modelDirs.begin(), modelDirs.end());
   }

@@ -99,6 +99,10 @@ RopeSettings parseRopeObject(const ConfigReader& r, const Json& j, const std::st
       scaling.type != "longrope" && scaling.type != "yarn") {
     r.fail(key + " type \"" + scaling.type + "\" is not supported (default, linear, dynamic, llama3, longrope, yarn)");
   }
+  if ((scaling.type == "yarn" || scaling.type == "llama3") && scaling.originalMaxPositions <= 0) {
+    r.fail(key + " original_max_position_embeddings must be positive, found " +
+           std::to_string(scaling.originalMaxPositions));
+  }
   if (scaling.type == "yarn") {
     // YaRN's attention factor: 0.1·mscale·ln(factor) + 1 (1 for factor ≤ 1), or the ratio of two
     // such terms when mscale and mscale_all_dim are both given (DeepSeek).
@@ -195,7 +199,10 @@ void parseRopeLayers(const ConfigReader& r, ModelConfig& c) {
 /// family's rule as transformers applies it to older configs.
 void parseSlidingWindow(const ConfigReader& r, ModelConfig& c) {
   const std::string& t = c.modelType;
-  c.slidingWindow = r.integer("sliding_window", 0);
+  // transformers' defaults when the key is absent: 4096 for Mistral and Gemma 3, none otherwise.
+  c.slidingWindow = r.json().contains("sliding_window")
+                        ? r.integer("sliding_window", 0)
+                        : (t == "mistral" || t == "gemma3_text" ? 4096 : 0);
   if ((t == "qwen2" || t == "qwen3" || t == "smollm3") && !r.boolean("use_sliding_window", false)) c.slidingWindow = 0;
   if (c.slidingWindow < 0) r.fail("key \"sliding_window\" must be positive, found " + std::to_string(c.slidingWindow));
   c.slidingLayers.assign(static_cast<std::size_t>(std::max<std::int64_t>(c.numLayers, 0)), false);
@@ -371,7 +378,12 @@ ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string
     if (gemma) {
       c.gemmaNorms = true;
       c.attentionScale = 1.0 / std::sqrt(r.number("query_pre_attn_scalar", 256.0));
-      if (r.has("final_logit_softcapping")) c.finalLogitSoftcap = r.number("final_logit_softcapping", 0.0);
+      if (r.has("final_logit_softcapping")) {
+        c.finalLogitSoftcap = r.number("final_logit_softcapping", 0.0);
+        if (*c.finalLogitSoftcap <= 0.0) {
+          r.fail("final_logit_softcapping must be positive or null, found " + std::to_string(*c.finalLogitSoftcap));
+        }
+      }
       if (r.has("attn_logit_softcapping")) {
         r.fail("attn_logit_softcapping is set (Gemma 2-style attention soft-capping); this build supports "
                "Gemma 3 text models, which leave it null");

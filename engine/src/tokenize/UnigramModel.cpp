@@ -3,6 +3,7 @@
 #include "lorafa/FormatError.h"
 #include "tokenize/Unicode.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 
@@ -96,7 +97,11 @@ std::vector<std::string_view> UnigramModel::segment(std::string_view word) const
     if (!target.reached || candidate > target.score) target = {candidate, id, start, true};
   };
   for (std::size_t start = 0; start < size;) {
-    const std::size_t charLength = unicode::sequenceLength(static_cast<unsigned char>(word[start]));
+    // Never past the end, even for a truncated UTF-8 sequence (the tokenizer repairs UTF-8
+    // before the model runs; tokenize() is public all the same).
+    const std::size_t charLength =
+        std::min<std::size_t>(std::max<std::size_t>(unicode::sequenceLength(static_cast<unsigned char>(word[start])), 1),
+                              word.size() - start);
     bool singleCharacterPiece = false;
     std::uint32_t node = 0;
     for (std::size_t end = start; end < size;) {

@@ -206,3 +206,24 @@ TEST(HubPull, MissingRepositoryRevisionOrFilesAreNamed) {
   EXPECT_NE(messageOf(offline, HubError::Kind::Network).find("cannot reach http://127.0.0.1:9/api/models/org/tiny/revision/main"),
             std::string::npos);
 }
+
+// An empty file (an __init__.py) is written as an empty blob, and a CDN that answers 503 once is
+// retried like a dropped connection instead of failing the pull.
+TEST(HubPull, AnEmptyFileAndABusyServerOnceAreHandled) {
+  FakeHubOptions busy;
+  busy.busyOnce = true;
+  Fixture f(busy);
+  const fs::path empty = f.dir.path / "scratch/empty/__init__.py";
+  lorafa::testing::writeFile(empty, "");
+  std::map<std::string, fs::path> files = f.files;
+  files["__init__.py"] = empty;
+  f.hub.addRepo("org/with-empty", files);
+  ASSERT_NO_FATAL_FAILURE(f.hub.start());
+  Recorder recorder;
+  const HubPullResult result = pullFromHub(f.options("org/with-empty"), &recorder);
+  const fs::path snapshot = f.repoDir("models--org--with-empty") / "snapshots" / result.commit;
+  ASSERT_TRUE(fs::exists(snapshot / "__init__.py")) << joined(recorder.notes);
+  EXPECT_EQ(fs::file_size(snapshot / "__init__.py"), 0u);
+  EXPECT_EQ(readFile(snapshot / "model.safetensors"), readFile(f.files["model.safetensors"]));
+  EXPECT_NE(joined(recorder.notes).find("HTTP 503"), std::string::npos) << joined(recorder.notes);
+}

@@ -253,6 +253,14 @@ TEST(ModelConfig, NewFamiliesRejectWhatTheyCannotRunWithAClearMessage) {
           "rope_scaling": {"type": "longrope", "short_factor": [1.0], "long_factor": [1.0]}})");
   EXPECT_NE(shortList.find("short_factor has 1 values; the rotary dimension 16 needs 8"), std::string::npos)
       << shortList;
+  const std::string zeroCap = errorOf(gemma + R"("final_logit_softcapping": 0.0})");
+  EXPECT_NE(zeroCap.find("final_logit_softcapping must be positive or null"), std::string::npos) << zeroCap;
+  const std::string yarnLength = errorOf(
+      R"({"model_type": "qwen3", "vocab_size": 10, "hidden_size": 64, "intermediate_size": 8,
+          "num_hidden_layers": 1, "num_attention_heads": 4,
+          "rope_scaling": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 0}})");
+  EXPECT_NE(yarnLength.find("original_max_position_embeddings must be positive, found 0"), std::string::npos)
+      << yarnLength;
   // Qwen2-VL's multimodal RoPE.
   const std::string mrope = errorOf(
       R"({"model_type": "qwen2", "vocab_size": 10, "hidden_size": 64, "intermediate_size": 8,
